@@ -1,0 +1,140 @@
+"""`harness`: list paper rows, run them on MMEngine, report against the published numbers.
+
+Every user error ends as one line on stderr and exit code 2 (never a traceback)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import HarnessError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + error; one line is the house style
+        raise HarnessError(f"{message} (see '{self.prog} --help')")
+
+
+def _cmd_list(args) -> int:
+    from .listing import render_list
+    from .paths import results_dir
+    from .store import Store
+    print(render_list(Store(results_dir()), args.tables))
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from .paths import results_dir
+    from .profiles import get_profile
+    from .rows import resolve
+    from .run import RunOptions, prepare_data_root, run_row
+    from .store import Store
+
+    profile = get_profile(args.profile)
+    rows = resolve(args.targets)
+    data_root = prepare_data_root(profile, Path(args.data_root) if args.data_root else None)
+    store = Store(Path(args.results) if args.results else results_dir())
+    opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=args.seed,
+                      pretrained=args.pretrained)
+    failed = []
+    for i, row in enumerate(rows, 1):
+        print(f"[{i}/{len(rows)}] {row.id} ({row.name}), profile {profile.name}")
+        rec = run_row(row, opts, store, data_root)
+        if rec["status"] != "done":
+            failed.append(rec)
+            print(f"harness: error: {row.id} [{profile.name}] failed: {rec['reason']} "
+                  f"(log: {Path(rec['work_dir']).parent / 'worker.log'})", file=sys.stderr)
+        else:
+            shown = ", ".join(f"{k} {v:.1f}" if v is not None else f"{k} n/a"
+                              for k, v in rec["metrics"].items())
+            print(f"  {row.id} [{profile.name}] done in {rec['wall_time_s']:.0f} s: {shown}")
+    print(f"{len(rows) - len(failed)}/{len(rows)} rows done" +
+          (f", {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def _cmd_report(args) -> int:
+    from .paths import reports_dir, results_dir
+    from .report import write_report
+    from .store import Store
+    store = Store(Path(args.results) if args.results else results_dir())
+    text, path, problems = write_report(store, reports_dir(), args.name)
+    for p in problems:
+        print(f"harness: warning: {p}", file=sys.stderr)
+    print(text)
+    print(f"report written to {path}")
+    return 0
+
+
+def _cmd_data_synth(args) -> int:
+    from .data.synth import make_synthetic
+    from .paths import synthetic_data_dir
+    out = Path(args.out) if args.out else synthetic_data_dir()
+    summary = make_synthetic(out, seed=args.seed, force=args.force)
+    print(f"synthetic COCO-format data in {out}: {summary}")
+    return 0
+
+
+def _cmd_data_subset(args) -> int:
+    from .data.subset import make_subset
+    summary = make_subset(Path(args.coco_root), Path(args.out), images=args.images, seed=args.seed,
+                          link=not args.copy)
+    print(f"COCO subset in {args.out}: {summary}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="harness", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="tables, rows, published numbers, and which have results")
+    ls.add_argument("tables", nargs="*", help="table ids (default: all)")
+    ls.set_defaults(func=_cmd_list)
+
+    run = sub.add_parser("run", help="run rows or whole tables (e.g. table1.c, table1)")
+    run.add_argument("targets", nargs="+", help="row ids (table1.c) or table ids (table1)")
+    run.add_argument("--profile", default="paper", help="paper (default) or smoke")
+    run.add_argument("--data-root", help="COCO-format data root (paper: COCO 2017); smoke "
+                     "defaults to the embedded synthetic set")
+    run.add_argument("--pretrained", help="backbone checkpoint (path or URL) for the paper profile")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--force", action="store_true", help="run again even if a record exists")
+    run.add_argument("--results", help="results store (default: results/)")
+    run.set_defaults(func=_cmd_run)
+
+    rep = sub.add_parser("report", help="compare results with the published numbers")
+    rep.add_argument("--name", default="fpn_reproduction", help="reports/<name>.md")
+    rep.add_argument("--results", help="results store (default: results/)")
+    rep.set_defaults(func=_cmd_report)
+
+    data = sub.add_parser("data", help="make data sets").add_subparsers(
+        dest="data_command", required=True, parser_class=_Parser)
+    syn = data.add_parser("synth", help="the tiny deterministic COCO-format set smoke runs use")
+    syn.add_argument("--out", help="default: data/synth")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--force", action="store_true", help="overwrite a different set in --out")
+    syn.set_defaults(func=_cmd_data_synth)
+    sb = data.add_parser("subset", help="a consistent tiny subset of a real COCO 2017 tree")
+    sb.add_argument("--coco-root", required=True)
+    sb.add_argument("--images", type=int, required=True, help="images per split")
+    sb.add_argument("--out", default="data/coco_subset")
+    sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--copy", action="store_true", help="copy images instead of symlinking")
+    sb.set_defaults(func=_cmd_data_subset)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""`harness list`: tables, rows, published numbers and which results exist."""
+from __future__ import annotations
+
+from .errors import HarnessError
+from .rows import load_tables
+from .store import Store
+
+
+def fmt(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _results_by_row(store: Store) -> dict[str, list[str]]:
+    records, _ = store.scan()
+    out: dict[str, list[str]] = {}
+    for rec in records:
+        out.setdefault(rec["row"], []).append(f"{rec['profile']}:{rec['status']}")
+    return out
+
+
+def render_list(store: Store, table_ids: list[str] | None = None) -> str:
+    tables = load_tables()
+    for tid in table_ids or []:
+        if tid.lower() not in tables:
+            raise HarnessError(f"unknown table '{tid}'; valid tables: {', '.join(tables)}")
+    chosen = [tables[t.lower()] for t in table_ids] if table_ids else list(tables.values())
+    results = _results_by_row(store)
+    lines = []
+    for table in chosen:
+        lines.append(f"{table.id}: {table.title} (Sec. {table.section})")
+        head = ["row", "name", *table.columns, *table.metrics, "config", "results"]
+        body = []
+        for row in table.rows.values():
+            cols = [("yes" if v else "no") if isinstance(v, bool) else str(v or "-")
+                    for v in row.columns.values()]
+            config = "literature only" if row.literature else (row.config or "not runnable yet")
+            body.append([row.id, row.name, *cols, *(fmt(row.published[m]) for m in table.metrics),
+                         config, ", ".join(results.get(row.id, [])) or "none"])
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+        for r in [head, *body]:
+            lines.append("  " + "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
+        lines.append("")
+    return "\n".join(lines).rstrip()

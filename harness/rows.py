@@ -1,0 +1,119 @@
+"""The registry of paper tables and rows, read from paper_configs/published.yaml.
+
+A row id is `<table>.<letter>` (e.g. `table1.c`); a table id (`table1`) stands for its runnable
+rows. The published numbers and the row's config path live together in the yaml, so the list of
+rows, their numbers and what can be run never disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .errors import HarnessError
+from .paths import PAPER_CONFIGS, PUBLISHED
+
+
+@dataclass(frozen=True)
+class Row:
+    table: str
+    letter: str
+    name: str
+    published: dict[str, float | None]
+    columns: dict[str, object] = field(default_factory=dict)
+    config: str | None = None          # relative to paper_configs/
+    literature: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.table}.{self.letter}"
+
+    @property
+    def runnable(self) -> bool:
+        return self.config is not None and not self.literature
+
+    @property
+    def config_path(self) -> Path:
+        if self.config is None:
+            raise HarnessError(f"{self.id} ({self.name}) has no config yet; it cannot be run")
+        return PAPER_CONFIGS / self.config
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    title: str
+    section: str
+    task: str
+    metrics: dict[str, str]            # paper column -> MMDetection metric key
+    columns: list[str]
+    rows: dict[str, Row]
+    note: str = ""
+
+    @property
+    def runnable_rows(self) -> list[Row]:
+        return [r for r in self.rows.values() if r.runnable]
+
+
+def parse_published(data: dict) -> dict[str, Table]:
+    tables = {}
+    for tid, t in data.items():
+        rows = {}
+        for letter, r in t["rows"].items():
+            letter = str(letter)
+            unknown = set(r.get("published", {})) - set(t["metrics"])
+            if unknown:
+                raise HarnessError(f"published.yaml: {tid}.{letter} has metrics {sorted(unknown)} "
+                                   f"that {tid} does not declare; fix paper_configs/published.yaml")
+            rows[letter] = Row(
+                table=tid, letter=letter, name=r["name"],
+                published={m: r.get("published", {}).get(m) for m in t["metrics"]},
+                columns={c: r.get(c) for c in t.get("columns", [])},
+                config=r.get("config"), literature=bool(r.get("literature", False)))
+        tables[tid] = Table(id=tid, title=t["title"], section=str(t.get("section", "")),
+                            task=t["task"], metrics=dict(t["metrics"]),
+                            columns=list(t.get("columns", [])), rows=rows, note=t.get("note", ""))
+    return tables
+
+
+@lru_cache(maxsize=None)
+def load_tables(path: Path = PUBLISHED) -> dict[str, Table]:
+    with open(path, encoding="utf-8") as f:
+        return parse_published(yaml.safe_load(f))
+
+
+def all_rows(tables: dict[str, Table] | None = None) -> list[Row]:
+    tables = tables or load_tables()
+    return [r for t in tables.values() for r in t.rows.values()]
+
+
+def resolve(targets: list[str], tables: dict[str, Table] | None = None) -> list[Row]:
+    """Turn row and table ids into the runnable rows they name, in paper order, without repeats.
+
+    An unknown id, or a row without a config, is a HarnessError that lists what would work."""
+    tables = tables or load_tables()
+    out: list[Row] = []
+    for target in targets:
+        tid, _, letter = target.strip().lower().partition(".")
+        if tid not in tables:
+            raise HarnessError(f"unknown table or row '{target}'; valid tables: "
+                               f"{', '.join(tables)} (see 'harness list')")
+        table = tables[tid]
+        if not letter:
+            if not table.runnable_rows:
+                raise HarnessError(f"{tid} has no runnable rows yet (see 'harness list {tid}')")
+            chosen = table.runnable_rows
+        elif letter not in table.rows:
+            raise HarnessError(f"unknown row '{target}'; rows of {tid}: "
+                               f"{', '.join(r.id for r in table.rows.values())}")
+        else:
+            row = table.rows[letter]
+            if not row.runnable:
+                why = "is a literature-only row" if row.literature else "has no config yet"
+                runnable = ", ".join(r.id for r in table.runnable_rows) or "none yet"
+                raise HarnessError(f"{row.id} ({row.name}) {why}; runnable rows of {tid}: {runnable}")
+            chosen = [row]
+        out.extend(r for r in chosen if r not in out)
+    return out
