@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from .errors import HarnessError
@@ -13,6 +14,14 @@ from .errors import HarnessError
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse prints usage + error; one line is the house style
         raise HarnessError(f"{message} (see '{self.prog} --help')")
+
+
+class _ConfigOptions(argparse.Action):
+    """mmengine's DictAction, imported only when the option is used."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mmengine.config import DictAction
+        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
 
 
 def _cmd_list(args) -> int:
@@ -35,10 +44,14 @@ def _cmd_run(args) -> int:
     data_root = prepare_data_root(profile, Path(args.data_root) if args.data_root else None)
     store = Store(Path(args.results) if args.results else results_dir())
     opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=args.seed,
-                      pretrained=args.pretrained)
+                      pretrained=args.pretrained, cfg_options=args.cfg_options or {})
     failed = []
+    t0 = time.monotonic()
     for i, row in enumerate(rows, 1):
-        print(f"[{i}/{len(rows)}] {row.id} ({row.name}), profile {profile.name}")
+        elapsed = time.monotonic() - t0
+        eta = f", ETA {elapsed / (i - 1) * (len(rows) - i + 1):.0f} s" if i > 1 else ""
+        print(f"[{i}/{len(rows)}] {row.id} ({row.name}), profile {profile.name}; "
+              f"{i - 1}/{len(rows)} rows done{eta}")
         rec = run_row(row, opts, store, data_root)
         if rec["status"] != "done":
             failed.append(rec)
@@ -100,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--force", action="store_true", help="run again even if a record exists")
     run.add_argument("--results", help="results store (default: results/)")
+    run.add_argument("--cfg-options", nargs="+", action=_ConfigOptions, metavar="KEY=VALUE",
+                     help="override config keys after the profile (as mmdet's tools/train.py); "
+                     "recorded with the run")
     run.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="compare results with the published numbers")

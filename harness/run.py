@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import provenance
@@ -31,6 +31,7 @@ class RunOptions:
     force: bool = False
     seed: int = 0
     pretrained: str | None = None
+    cfg_options: dict = field(default_factory=dict)
 
 
 def now() -> str:
@@ -116,18 +117,25 @@ def _annotation_files(cfg) -> dict:
 def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print) -> dict:
     """Run one row end to end and return its record (an existing one if already done)."""
     profile = opts.profile
-    existing = store.get(row.id, profile.name, opts.seed)
-    if existing and existing.get("status") == "done" and not opts.force:
-        log(f"{row.id} [{profile.name}]: already done ({store.record_path(row.id, profile.name, opts.seed)}); "
-            "use --force to run it again")
-        return existing
     run_dir = store.run_dir(row.id, profile.name, opts.seed)
-    _archive(run_dir, store)
-    run_dir.mkdir(parents=True)
-
     resolved = resolve_config(row, profile, data_root, run_dir / "work", seed=opts.seed,
                               pretrained=opts.pretrained)
     cfg = resolved.cfg
+    if opts.cfg_options:
+        cfg.merge_from_dict(opts.cfg_options)
+    chash = config_hash(cfg)
+    existing = store.get(row.id, profile.name, opts.seed)
+    if existing and existing.get("status") == "done" and not opts.force:
+        where = store.record_path(row.id, profile.name, opts.seed)
+        old = existing.get("config", {}).get("hash")
+        if old == chash:
+            log(f"{row.id} [{profile.name}]: already done ({where}); use --force to run it again")
+        else:
+            log(f"{row.id} [{profile.name}]: a record from a different config exists (hash {old}, "
+                f"now {chash}: {where}); kept it; use --force to replace it")
+        return existing
+    _archive(run_dir, store)
+    run_dir.mkdir(parents=True)
     cfg.dump(str(run_dir / "config.py"))
     table = load_tables()[row.table]
 
@@ -184,9 +192,10 @@ def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print
         "config": {
             "row_config": str(row.config_path.relative_to(ROOT)),
             "resolved": str(run_dir / "config.py"),
-            "hash": config_hash(cfg),
+            "hash": chash,
         },
         "schedule": resolved.schedule.as_dict() if resolved.schedule else None,
+        "cfg_options": {k: repr(v) for k, v in opts.cfg_options.items()},
         "iterations": outcome.get("iterations"),
         "images_per_batch": int(cfg.train_dataloader.batch_size) * int(world),
         "data": {"root": str(data_root), "annotations": _annotation_files(cfg)},
