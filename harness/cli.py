@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from .errors import HarnessError
@@ -35,8 +34,8 @@ def _cmd_list(args) -> int:
 def _cmd_run(args) -> int:
     from .paths import results_dir
     from .profiles import get_profile
-    from .rows import resolve
-    from .run import RunOptions, prepare_data_root, run_row
+    from .rows import load_tables, resolve
+    from .run import RunOptions, execute, prepare_data_root
     from .store import Store
 
     profile = get_profile(args.profile)
@@ -45,24 +44,20 @@ def _cmd_run(args) -> int:
     store = Store(Path(args.results) if args.results else results_dir())
     opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=args.seed,
                       pretrained=args.pretrained, cfg_options=args.cfg_options or {})
-    failed = []
-    t0 = time.monotonic()
-    for i, row in enumerate(rows, 1):
-        elapsed = time.monotonic() - t0
-        eta = f", ETA {elapsed / (i - 1) * (len(rows) - i + 1):.0f} s" if i > 1 else ""
-        print(f"[{i}/{len(rows)}] {row.id} ({row.name}), profile {profile.name}; "
-              f"{i - 1}/{len(rows)} rows done{eta}")
-        rec = run_row(row, opts, store, data_root)
-        if rec["status"] != "done":
-            failed.append(rec)
-            print(f"harness: error: {row.id} [{profile.name}] failed: {rec['reason']} "
-                  f"(log: {Path(rec['work_dir']).parent / 'worker.log'})", file=sys.stderr)
+    results = execute(rows, opts, store, data_root)
+    failed = [r for r in results if r["status"] != "done"]
+    for rec in results:
+        label = f"{rec['row']} [{rec['profile']}]"
+        if rec["status"] == "done":
+            cols = load_tables()[rec["table"]].metrics
+            shown = ", ".join(f"{k} {rec['metrics'][k]:.1f}" if rec["metrics"].get(k) is not None
+                              else f"{k} n/a" for k in cols)
+            print(f"  {label}: {shown}")
         else:
-            shown = ", ".join(f"{k} {v:.1f}" if v is not None else f"{k} n/a"
-                              for k, v in rec["metrics"].items())
-            print(f"  {row.id} [{profile.name}] done in {rec['wall_time_s']:.0f} s: {shown}")
-    print(f"{len(rows) - len(failed)}/{len(rows)} rows done" +
-          (f", {len(failed)} failed" if failed else ""))
+            log = f" (log: {Path(rec['work_dir']).parent / 'worker.log'})" if rec.get("work_dir") else ""
+            print(f"harness: error: {label} {rec['status']}: {rec['reason']}{log}", file=sys.stderr)
+    print(f"{len(results) - len(failed)}/{len(results)} rows done" +
+          (f", {len(failed)} failed or blocked" if failed else ""))
     return 1 if failed else 0
 
 

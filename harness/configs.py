@@ -15,7 +15,7 @@ from .rows import Row
 from .schedule import ScheduleChange, rescale
 
 # Registered by the harness itself (hooks now, FPN variants later); imported by every run.
-HARNESS_IMPORTS = ["harness.hooks"]
+HARNESS_IMPORTS = ["harness.hooks", "harness.necks", "harness.ops"]
 
 
 def mmdet_configs_dir() -> Path:
@@ -67,6 +67,13 @@ def _evaluators(cfg):
         yield from (ev if isinstance(ev, list) else [ev])
 
 
+def _transforms(pipeline):
+    """Every step of a pipeline, including those nested in wrappers (ProposalBroadcaster)."""
+    for step in pipeline:
+        yield step
+        yield from _transforms(step.get("transforms", []))
+
+
 def _pipelines(cfg):
     for _, loader in _dataloaders(cfg):
         yield loader.dataset.pipeline
@@ -88,7 +95,7 @@ def apply_data_root(cfg, data_root: Path) -> None:
 def apply_profile(cfg, profile: Profile, pretrained: str | None = None) -> ScheduleChange | None:
     if profile.img_scale is not None:
         for pipeline in _pipelines(cfg):
-            for step in pipeline:
+            for step in _transforms(pipeline):
                 if step.get("type") == "Resize":
                     step["scale"] = tuple(profile.img_scale)
     if not profile.pretrained:

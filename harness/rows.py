@@ -25,6 +25,8 @@ class Row:
     columns: dict[str, object] = field(default_factory=dict)
     config: str | None = None          # relative to paper_configs/
     literature: bool = False
+    proposals_from: str | None = None  # row id of the RPN whose dumped proposals this row uses
+    same_as: str | None = None         # row id whose run *is* this row's (e.g. 3(c) = 2(c))
 
     @property
     def id(self) -> str:
@@ -71,7 +73,8 @@ def parse_published(data: dict) -> dict[str, Table]:
                 table=tid, letter=letter, name=r["name"],
                 published={m: r.get("published", {}).get(m) for m in t["metrics"]},
                 columns={c: r.get(c) for c in t.get("columns", [])},
-                config=r.get("config"), literature=bool(r.get("literature", False)))
+                config=r.get("config"), literature=bool(r.get("literature", False)),
+                proposals_from=r.get("proposals_from"), same_as=r.get("same_as"))
         tables[tid] = Table(id=tid, title=t["title"], section=str(t.get("section", "")),
                             task=t["task"], metrics=dict(t["metrics"]),
                             columns=list(t.get("columns", [])), rows=rows, note=t.get("note", ""))
@@ -87,6 +90,15 @@ def load_tables(path: Path = PUBLISHED) -> dict[str, Table]:
 def all_rows(tables: dict[str, Table] | None = None) -> list[Row]:
     tables = tables or load_tables()
     return [r for t in tables.values() for r in t.rows.values()]
+
+
+def get_row(row_id: str, tables: dict[str, Table] | None = None) -> Row:
+    tables = tables or load_tables()
+    tid, _, letter = row_id.partition(".")
+    try:
+        return tables[tid].rows[letter]
+    except KeyError:
+        raise HarnessError(f"published.yaml refers to unknown row '{row_id}'") from None
 
 
 def resolve(targets: list[str], tables: dict[str, Table] | None = None) -> list[Row]:

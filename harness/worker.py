@@ -40,7 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="harness.worker")
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--launcher", default="none", choices=["none", "pytorch", "slurm"])
+    ap.add_argument("--dump-proposals", type=Path, metavar="DIR",
+                    help="instead of training: dump the RPN's proposals on train and val to DIR")
+    ap.add_argument("--checkpoint", help="with --dump-proposals: the RPN checkpoint")
     args = ap.parse_args(argv)
+    if args.dump_proposals:
+        from mmengine.config import Config
+        from .proposals import dump_in_worker
+        dump_in_worker(Config.fromfile(str(args.run_dir / "config.py")), args.dump_proposals,
+                       args.checkpoint)
+        return 0
     out = args.run_dir / "outcome.json"
     t0 = time.time()
     rank = 0

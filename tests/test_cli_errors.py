@@ -42,9 +42,9 @@ def test_unknown_table_lists_the_valid_tables(capsys, isolated_outputs):
     assert not records_under(isolated_outputs)
 
 
-def test_row_without_config_says_which_rows_can_run(capsys):
-    check_one_line_error(capsys, ["run", "table1.a", "--profile", "smoke"],
-                         "has no config yet", "runnable rows of table1: table1.c")
+def test_literature_row_is_not_runnable_and_says_which_rows_are(capsys):
+    check_one_line_error(capsys, ["run", "table3.*", "--profile", "smoke"],
+                         "literature-only", "runnable rows of table3: table3.a, table3.b, table3.c")
 
 
 def test_unknown_profile_lists_profiles(capsys, isolated_outputs):

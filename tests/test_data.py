@@ -57,7 +57,9 @@ def test_layout_matches_coco_2017(synth: Path) -> None:
     for split in SPLITS:
         data = load(synth, split)
         assert data["images"] and data["annotations"]
-        assert [c["id"] for c in data["categories"]] == [84, 37, 38, 42]  # COCO ids
+        # all 80 COCO categories, in COCO order; the shapes use four of them
+        assert len(data["categories"]) == 80 and data["categories"][0]["name"] == "person"
+        assert {a["category_id"] for a in data["annotations"]} == {c["id"] for c in CATEGORIES}
         assert all(c["supercategory"] and c["name"] for c in data["categories"])
         for im in data["images"]:
             with Image.open(synth / split / im["file_name"]) as img:
@@ -96,7 +98,8 @@ def test_object_sizes_span_8_to_200_px(synth: Path) -> None:
 def test_pycocotools_masks_match_area_and_bucket(synth: Path) -> None:
     for split in SPLITS:
         coco = COCO(str(ann_path(synth, split)))
-        assert sorted(coco.getCatIds()) == sorted(c["id"] for c in CATEGORIES)
+        assert len(coco.getCatIds()) == 80
+        assert set(coco.getCatIds(catNms=[c["name"] for c in CATEGORIES])) == {c["id"] for c in CATEGORIES}
         for a in coco.loadAnns(coco.getAnnIds()):
             mask = coco.annToMask(a)
             assert mask.shape == (256, 320)
@@ -357,9 +360,12 @@ def test_categories_are_real_coco_classes_so_paper_configs_run_unchanged() -> No
     from mmdet.datasets import CocoDataset
     classes = CocoDataset.METAINFO["classes"]
     for c in CATEGORIES:
-        # COCO 2017's category ids skip numbers; the id is the class's index mapped by COCO.
         assert c["name"] in classes, c
     assert len({c["id"] for c in CATEGORIES}) == len(CATEGORIES)
+    # the full list is COCO's, in mmdet's class order (label index -> category id)
+    from harness.data.synth import COCO_CATEGORIES
+    assert tuple(name for _, name in COCO_CATEGORIES) == tuple(classes)
+    assert (84, "book") in COCO_CATEGORIES and (37, "sports ball") in COCO_CATEGORIES
 
 
 def test_categories_unknown_to_the_dataset_class_are_rejected(root: Path) -> None:
@@ -370,5 +376,6 @@ def test_categories_unknown_to_the_dataset_class_are_rejected(root: Path) -> Non
     path.write_text(json.dumps(data))
     with pytest.raises(HarnessError) as err:
         check_data_root(root, known_classes=("book", "kite"))
-    assert "no known categories" in str(err.value) and "\n" not in str(err.value)
+    assert "incomplete categories" in str(err.value) and "'book'" in str(err.value)
+    assert "\n" not in str(err.value)
     check_data_root(root, splits=("val2017",), known_classes=("book", "kite"))

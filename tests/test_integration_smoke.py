@@ -89,7 +89,7 @@ def test_report_shows_measured_beside_published(smoke_run):
             f"{published:.1f} / {v:.1f} / {v - published:+.1f}"
         assert expected in line[0], (col, line[0])
     assert "smoke: pipeline check, not a reproduction" in line[0]
-    assert "36.1 / not runnable yet" in proc.stdout
+    assert "36.1 / not run" in proc.stdout      # 1(a): runnable, no result in this store
     report = Path(smoke_run["env"]["FPN_REPRO_REPORTS"]) / "t.md"
     assert line[0] in report.read_text()
 

@@ -33,10 +33,12 @@ def test_measured_row_shows_published_measured_and_delta():
 
 def test_rows_without_results_say_not_run_and_never_show_a_number():
     text = render_table(T1, [])
-    line = line_of(text, "(a) baseline on conv4")
-    assert "36.1 / not runnable yet" in line
-    line = line_of(text, "(c) FPN")
-    assert "44.0 / not run" in line and "/ -" not in line and "+" not in line
+    for label, published in (("(a) baseline on conv4", "36.1"), ("(c) FPN", "44.0")):
+        line = line_of(text, label)
+        assert f"{published} / not run" in line and "/ -" not in line and "+" not in line
+    t3 = render_table(load_tables()["table3"], [])
+    line = line_of(t3, "(*) baseline from He et al. [16]")
+    assert "47.3 / literature" in line and "| - | literature |" in line
 
 
 def test_paper_profile_is_labelled_a_reproduction_and_failures_show_reason():

@@ -128,11 +128,15 @@ def _check_images(data: dict, path: Path, img_dir: Path) -> None:
 
 
 def _check_classes(data: dict, path: Path, known_classes: tuple[str, ...]) -> None:
+    """mmdet's CocoDataset keeps only its class names, and CocoMetric maps a label index back to a
+    category id through the file's list of those names: it must hold every one of them."""
     names = {c.get("name") for c in data["categories"]}
-    if not names & set(known_classes):
-        raise HarnessError(f"no known categories: none of the categories in {path} "
-                           f"({', '.join(sorted(map(str, names)))[:120]}) is a COCO class, so mmdet's "
-                           "CocoDataset would keep no image; use COCO category names")
+    missing = [c for c in known_classes if c not in names]
+    if missing:
+        raise HarnessError(f"incomplete categories: {path} lists {len(known_classes) - len(missing)} of "
+                           f"the {len(known_classes)} COCO categories (missing e.g. '{missing[0]}'); keep "
+                           "COCO's full category list in the file (as 'harness data subset' and "
+                           "'harness data synth' do)")
 
 
 def check_data_root(root: Path, splits: tuple[str, ...] = SPLITS, need_masks: bool = False,
