@@ -31,23 +31,45 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _launch_of(args):
+    from .launch import Launch
+    launch = Launch(launcher=args.launcher, processes=args.gpus,
+                    slurm_args=tuple(args.slurm_args.split()) if args.slurm_args else ())
+    launch.check()
+    return launch
+
+
+def _targets(args) -> list[str]:
+    from .rows import load_tables
+    return args.targets or [t.id for t in load_tables().values() if t.runnable_rows]
+
+
 def _cmd_run(args) -> int:
     from .paths import results_dir
     from .profiles import get_profile
     from .rows import load_tables, resolve
-    from .run import RunOptions, execute, prepare_data_root
+    from .run import RunOptions, execute, plan, prepare_data_root
     from .store import Store
 
     profile = get_profile(args.profile)
-    rows = resolve(args.targets)
+    rows = resolve(_targets(args))
+    launch = _launch_of(args)
+    if args.seeds < 1:
+        raise HarnessError(f"--seeds must be at least 1 (got {args.seeds})")
+    if args.dry_run:
+        print(render_plan(plan(rows), profile, launch, args.seeds))
+        return 0
     data_root = prepare_data_root(profile, Path(args.data_root) if args.data_root else None)
     store = Store(Path(args.results) if args.results else results_dir())
-    opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=args.seed,
-                      pretrained=args.pretrained, cfg_options=args.cfg_options or {})
-    results = execute(rows, opts, store, data_root)
+    results = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=seed,
+                          pretrained=args.pretrained, cfg_options=args.cfg_options or {},
+                          launch=launch)
+        results += execute(rows, opts, store, data_root, slots=args.slots)
     failed = [r for r in results if r["status"] != "done"]
     for rec in results:
-        label = f"{rec['row']} [{rec['profile']}]"
+        label = f"{rec['row']} [{rec['profile']}, seed {rec.get('seed', args.seed)}]"
         if rec["status"] == "done":
             cols = load_tables()[rec["table"]].metrics
             shown = ", ".join(f"{k} {rec['metrics'][k]:.1f}" if rec["metrics"].get(k) is not None
@@ -59,6 +81,56 @@ def _cmd_run(args) -> int:
     print(f"{len(results) - len(failed)}/{len(results)} rows done" +
           (f", {len(failed)} failed or blocked" if failed else ""))
     return 1 if failed else 0
+
+
+# The paper's training times (Sec. 5.1, 5.2): ~8 h for an RPN and ~10 h for a Fast R-CNN, on 8 GPUs.
+PAPER_GPU_HOURS = {"proposals": 8 * 8, "detection": 10 * 8}
+
+
+def render_plan(steps, profile, launch, seeds: int) -> str:
+    """The sweep's DAG without running it (no torch import: it must answer in under a second)."""
+    from .rows import load_tables
+    tables = load_tables()
+    lines = [f"plan: {len(steps)} rows x {seeds} seed(s), profile {profile.name}, launcher "
+             f"{launch.launcher} x{launch.processes}",
+             f"  {'#':>3}  {'row':10} {'needs':22} {'GPU-h (paper schedule)':>22}  name"]
+    total = 0.0
+    for i, step in enumerate(steps, 1):
+        row = step.row
+        needs = ", ".join(f"{d} ({'proposals' if d == row.proposals_from else 'same run'})"
+                          for d in (row.proposals_from, row.same_as) if d) or "-"
+        hours = 0.0 if row.same_as else PAPER_GPU_HOURS[tables[row.table].task]
+        total += hours * seeds
+        lines.append(f"  {i:>3}  {row.id:10} {needs:22} {hours:>22.0f}  {row.name}"
+                     + ("" if step.requested else "  (dependency)"))
+    lines.append(f"estimated {total:.0f} GPU-hours for the paper profile (~{total / 8:.0f} h on "
+                 f"8 GPUs; proposal dumps not counted)"
+                 + ("" if profile.name == "paper" else f"; the {profile.name} profile takes minutes on a CPU"))
+    return "\n".join(lines)
+
+
+def _cmd_status(args) -> int:
+    from .paths import results_dir
+    from .profiles import get_profile
+    from .rows import resolve
+    from .status import render_status
+    from .store import Store
+    profile = get_profile(args.profile)
+    store = Store(Path(args.results) if args.results else results_dir())
+    print(render_status(store, resolve(_targets(args)), profile.name, args.seed))
+    return 0
+
+
+def _cmd_audit(args) -> int:
+    from .audit import audit_row, render
+    from .rows import resolve
+    findings = [f for row in resolve(args.tables) for f in audit_row(row)]
+    print(render(findings))
+    bad = [f for f in findings if f.verdict == "MISMATCH"]
+    deviations = [f for f in findings if f.verdict.startswith("deviation")]
+    print(f"\n{len(findings)} settings checked: {len(bad)} mismatches, "
+          f"{len(deviations)} declared deviations")
+    return 1 if bad else 0
 
 
 def _cmd_report(args) -> int:
@@ -99,8 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("tables", nargs="*", help="table ids (default: all)")
     ls.set_defaults(func=_cmd_list)
 
-    run = sub.add_parser("run", help="run rows or whole tables (e.g. table1.c, table1)")
-    run.add_argument("targets", nargs="+", help="row ids (table1.c) or table ids (table1)")
+    run = sub.add_parser("run", aliases=["sweep"], help="run rows or whole tables (e.g. table1.c, table1) with "
+                         "their dependencies")
+    run.add_argument("targets", nargs="*", help="row ids (table1.c) or table ids (table1); "
+                     "default: every table with runnable rows")
     run.add_argument("--profile", default="paper", help="paper (default) or smoke")
     run.add_argument("--data-root", help="COCO-format data root (paper: COCO 2017); smoke "
                      "defaults to the embedded synthetic set")
@@ -111,7 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cfg-options", nargs="+", action=_ConfigOptions, metavar="KEY=VALUE",
                      help="override config keys after the profile (as mmdet's tools/train.py); "
                      "recorded with the run")
+    run.add_argument("--launcher", default="local", help="local (default), torchrun or slurm")
+    run.add_argument("--gpus", type=int, default=1, help="processes (GPUs) per row")
+    run.add_argument("--slurm-args", help="extra sbatch options, e.g. '--partition=gpu --gres=gpu:8'")
+    run.add_argument("--slots", type=int, default=1,
+                     help="rows run at once (a row starts when its dependencies are done)")
+    run.add_argument("--seeds", type=int, default=1, help="replicas per row, seeds --seed.. "
+                     "--seed+N-1, each its own record")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the plan (rows, dependencies, GPU-hours) and exit")
     run.set_defaults(func=_cmd_run)
+
+    st = sub.add_parser("status", help="state, progress and ETA of every row")
+    st.add_argument("targets", nargs="*", help="row or table ids (default: all)")
+    st.add_argument("--profile", default="paper")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--results", help="results store (default: results/)")
+    st.set_defaults(func=_cmd_status)
+
+    aud = sub.add_parser("audit", help="the paper's stated settings against each row's config")
+    aud.add_argument("tables", nargs="+", help="table or row ids (e.g. table1, table2.c)")
+    aud.set_defaults(func=_cmd_audit)
 
     rep = sub.add_parser("report", help="compare results with the published numbers")
     rep.add_argument("--name", default="fpn_reproduction", help="reports/<name>.md")

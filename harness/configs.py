@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import HarnessError
 from .profiles import Profile
 from .rows import Row
-from .schedule import ScheduleChange, rescale
+from .schedule import ScheduleChange, fit_to_batch, rescale
 
 # Registered by the harness itself (hooks now, FPN variants later); imported by every run.
 HARNESS_IMPORTS = ["harness.hooks", "harness.necks", "harness.ops"]
@@ -51,6 +51,7 @@ def load_row_config(row: Row):
 class Resolved:
     cfg: object                       # mmengine Config
     schedule: ScheduleChange | None
+    deviations: list[str]             # one line each: how this run departs from the paper's setup
 
 
 def _dataloaders(cfg):
@@ -92,16 +93,47 @@ def apply_data_root(cfg, data_root: Path) -> None:
             ev.ann_file = os.path.join(root, ann)
 
 
-def apply_profile(cfg, profile: Profile, pretrained: str | None = None) -> ScheduleChange | None:
+def _pretrained_modules(node):
+    """Every sub-config of the model that loads a pretrained checkpoint."""
+    if isinstance(node, dict):
+        init = node.get("init_cfg")
+        if isinstance(init, dict) and init.get("type") == "Pretrained":
+            yield node
+        for value in node.values():
+            yield from _pretrained_modules(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _pretrained_modules(value)
+
+
+def _per_split(cfg, train_test: tuple[int, int]):
+    """(train, test) values aligned with _dataloaders(cfg)."""
+    for key, _ in _dataloaders(cfg):
+        yield train_test[0] if key == "train_dataloader" else train_test[1]
+
+
+def apply_profile(cfg, profile: Profile, pretrained: str | None = None,
+                  processes: int = 1) -> ScheduleChange | None:
     if profile.img_scale is not None:
         for pipeline in _pipelines(cfg):
             for step in _transforms(pipeline):
                 if step.get("type") == "Resize":
                     step["scale"] = tuple(profile.img_scale)
-    if not profile.pretrained:
-        cfg.model.backbone.init_cfg = None
-    elif pretrained:
-        cfg.model.backbone.init_cfg = dict(type="Pretrained", checkpoint=pretrained)
+    for module in _pretrained_modules(cfg.model):
+        # Random init in smoke (nothing to download); --pretrained replaces every ImageNet
+        # checkpoint (the backbone's, and the C4 rows' conv5 head, initialised from the same model).
+        if not profile.pretrained:
+            module.init_cfg = None
+        elif pretrained:
+            module.init_cfg = dict(type="Pretrained", checkpoint=pretrained)
+    rcnn = cfg.model.get("train_cfg", {}).get("rcnn")
+    if profile.rois_per_image is not None and rcnn is not None:
+        rcnn.sampler.num = profile.rois_per_image
+    if profile.proposals_per_image is not None:
+        for (key, loader), n in zip(_dataloaders(cfg), _per_split(cfg, profile.proposals_per_image)):
+            for step in loader.dataset.pipeline:
+                if step.get("type") == "LoadProposals":
+                    step["num_max_proposals"] = n
     for key, loader in _dataloaders(cfg):
         loader.num_workers = profile.num_workers
         loader.persistent_workers = profile.num_workers > 0
@@ -110,15 +142,21 @@ def apply_profile(cfg, profile: Profile, pretrained: str | None = None) -> Sched
     if profile.max_iters is not None or profile.images_per_gpu is not None:
         if profile.images_per_gpu is not None:
             cfg.train_dataloader.batch_size = profile.images_per_gpu
-        change = rescale(cfg, images_per_batch=cfg.train_dataloader.batch_size,
+        change = rescale(cfg, images_per_batch=cfg.train_dataloader.batch_size * processes,
                          max_iters=profile.max_iters)
+        if profile.max_iters is not None:  # keep a mid-run checkpoint: resume must be testable
+            cfg.default_hooks.checkpoint.interval = max(1, profile.max_iters // 2)
     return change
 
 
 def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, seed: int = 0,
-                   pretrained: str | None = None) -> Resolved:
+                   pretrained: str | None = None, processes: int = 1) -> Resolved:
     cfg = load_row_config(row)
-    change = apply_profile(cfg, profile, pretrained)
+    change = apply_profile(cfg, profile, pretrained, processes)
+    deviations = []
+    if change is None:  # the row's own schedule: fit it to this run's images per step
+        change, deviation = fit_to_batch(cfg, cfg.train_dataloader.batch_size * processes)
+        deviations += [deviation] if deviation else []
     apply_data_root(cfg, data_root)
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=imports + [m for m in HARNESS_IMPORTS if m not in imports],
@@ -126,7 +164,7 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
     cfg.custom_hooks = list(cfg.get("custom_hooks", [])) + [dict(type="FailOnNonFiniteLoss")]
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.work_dir = str(work_dir)
-    return Resolved(cfg=cfg, schedule=change)
+    return Resolved(cfg=cfg, schedule=change, deviations=deviations)
 
 
 def config_hash(cfg) -> str:

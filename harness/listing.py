@@ -18,6 +18,15 @@ def _results_by_row(store: Store) -> dict[str, list[str]]:
     return out
 
 
+def computed_anchors(table) -> dict[str, str]:
+    """Table 1's #anchors from each runnable row's own anchor generator (harness/anchors.py)."""
+    if "anchors" not in table.columns:
+        return {}
+    from .anchors import count_anchors, humanize
+    from .configs import load_row_config
+    return {r.id: humanize(count_anchors(load_row_config(r))) for r in table.runnable_rows}
+
+
 def render_list(store: Store, table_ids: list[str] | None = None) -> str:
     tables = load_tables()
     for tid in table_ids or []:
@@ -28,11 +37,15 @@ def render_list(store: Store, table_ids: list[str] | None = None) -> str:
     lines = []
     for table in chosen:
         lines.append(f"{table.id}: {table.title} (Sec. {table.section})")
+        anchors = computed_anchors(table)
         head = ["row", "name", *table.columns, *table.metrics, "config", "results"]
         body = []
         for row in table.rows.values():
             cols = [("yes" if v else "no") if isinstance(v, bool) else str(v or "-")
                     for v in row.columns.values()]
+            if anchors:  # published / computed
+                i = table.columns.index("anchors")
+                cols[i] = f"{cols[i]} / {anchors.get(row.id, '-')}"
             config = "literature only" if row.literature else (row.config or "not runnable yet")
             body.append([row.id, row.name, *cols, *(fmt(row.published[m]) for m in table.metrics),
                          config, ", ".join(results.get(row.id, [])) or "none"])

@@ -22,6 +22,10 @@ class Profile:
     num_workers: int
     log_interval: int
     is_reproduction: bool             # may its numbers be judged against the paper?
+    # Region detectors only (None: the row's). A conv5 head over 512 RoIs x 1000 test
+    # proposals is ~1 TFLOP per image: minutes per iteration on a CPU.
+    rois_per_image: int | None = None
+    proposals_per_image: tuple[int, int] | None = None   # (train, test)
 
 
 PROFILES = {
@@ -32,8 +36,9 @@ PROFILES = {
         is_reproduction=True),
     "smoke": Profile(
         name="smoke", description="pipeline check: synthetic data, random init, 320x256 images, "
-        "8 iterations (CPU)", needs_data_root=False, pretrained=False, img_scale=(320, 256),
-        max_iters=8, images_per_gpu=2, num_workers=0, log_interval=1, is_reproduction=False),
+        "8 iterations, 32 RoIs and 300/100 proposals per image (CPU)", needs_data_root=False, pretrained=False, img_scale=(320, 256),
+        max_iters=8, images_per_gpu=2, num_workers=0, log_interval=1, is_reproduction=False,
+        rois_per_image=32, proposals_per_image=(300, 100)),
 }
 
 

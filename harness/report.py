@@ -56,15 +56,22 @@ def render_table(table: Table, records: list[dict]) -> str:
         if rec.get("table") == table.id:
             by_row[(rec["row"], rec["profile"])].append(rec)
     metrics = list(table.metrics)
+    from .listing import computed_anchors
+    anchors = computed_anchors(table)
     lines = [f"### {table.title} (Sec. {table.section})", ""]
     if table.note:
         lines += [table.note, ""]
-    lines += ["Cells: published / measured / delta (measured - published), in percent.", ""]
+    lines += ["Cells: published / measured / delta (measured - published), in percent." +
+              (" #anchors: published / computed from the row's anchor generator at the paper's "
+               "800 x 1000 input." if anchors else ""), ""]
     lines.append("| row | " + " | ".join(table.columns + metrics) + " | profile | status |")
     lines.append("|" + "---|" * (len(table.columns) + len(metrics) + 3))
     for row in table.rows.values():
         cols = [("yes" if v else "no") if isinstance(v, bool) else str(v or "-")
                 for v in row.columns.values()]
+        if anchors:  # published / computed from the row's anchor generator
+            i = table.columns.index("anchors")
+            cols[i] = f"{cols[i]} / {anchors.get(row.id, '-')}"
         label = f"({row.letter}) {row.name}"
         groups = {p: recs for (rid, p), recs in by_row.items() if rid == row.id}
         if not groups:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from .errors import HarnessError
 from .paths import ROOT, synthetic_data_dir
 from .profiles import Profile
 from .proposals import ProposalState, check, dump, file_sha256
+from .launch import Launch, command
+from .locks import row_lock
 from .rows import Row, get_row, load_tables
 from .store import RECORD_SCHEMA, Store
 
@@ -34,6 +37,7 @@ class RunOptions:
     seed: int = 0
     pretrained: str | None = None
     cfg_options: dict = field(default_factory=dict)
+    launch: Launch = field(default_factory=Launch)
 
 
 def now() -> str:
@@ -68,31 +72,62 @@ _ETA = re.compile(r"eta: (\S+)")
 _LOSS = re.compile(r"\bloss: (\S+)")
 
 
-def _launch(cmd: list[str], log_path: Path, label: str, log=print) -> int:
-    """Run the worker with its output in log_path; show one progress line per step change
-    (at most every 5 s for long runs)."""
+def _progress_line(line: str):
+    m = _ITER.search(line)
+    if not m:
+        return None
+    eta, loss = _ETA.search(line), _LOSS.search(line)
+    return (m.group(1), int(m.group(2)), int(m.group(3)),
+            (f", loss {loss.group(1)}" if loss else "") + (f", ETA {eta.group(1)}" if eta else ""))
+
+
+def last_progress(log_path: Path) -> str | None:
+    """The newest progress of a run from its log (for `harness status`)."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        p = _progress_line(line)
+        if p:
+            return f"{p[0]} {p[1]}/{p[2]}{p[3]}"
+    return None
+
+
+def _launch(cmd: list[str], log_path: Path, label: str, log=print, stdout_is_log: bool = True) -> int:
+    """Run cmd and follow the worker's log file, showing one progress line per step change (at
+    most every 5 s for long runs). SLURM jobs write the log themselves (stdout_is_log=False)."""
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONUNBUFFERED="1")
-    last_shown, last_key = 0.0, None
-    with open(log_path, "w", encoding="utf-8") as logf:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=env, cwd=log_path.parent, bufsize=1)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            logf.write(line)
-            m = _ITER.search(line)
-            if not m:
-                continue
-            phase, i, n = m.group(1), int(m.group(2)), int(m.group(3))
-            key = (phase, i)
-            t = time.monotonic()
-            if key != last_key and (t - last_shown >= 5 or i == n or phase == "test" and i == 1):
-                eta = _ETA.search(line)
-                loss = _LOSS.search(line)
-                extra = (f", loss {loss.group(1)}" if loss else "") + \
-                        (f", ETA {eta.group(1)}" if eta else "")
-                log(f"  {label} {phase} {i}/{n}{extra}")
-                last_shown, last_key = t, key
-        return proc.wait()
+    last_shown, last_key, pos = 0.0, None, 0
+    log_path.touch()
+    with open(log_path, "a", encoding="utf-8") as logf:
+        proc = subprocess.Popen(cmd, stdout=logf if stdout_is_log else subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env, cwd=log_path.parent)
+    with open(log_path, encoding="utf-8", errors="replace") as reader:
+        while True:
+            finished = proc.poll() is not None
+            reader.seek(pos)
+            chunk = reader.read()
+            complete = chunk[:chunk.rfind("\n") + 1]
+            pos += len(complete.encode("utf-8", errors="replace"))
+            for line in complete.splitlines():
+                p = _progress_line(line)
+                if not p:
+                    continue
+                phase, i, n, extra = p
+                t = time.monotonic()
+                if (phase, i) != last_key and (t - last_shown >= 5 or i == n or (phase == "test" and i == 1)):
+                    log(f"  {label} {phase} {i}/{n}{extra}")
+                    last_shown, last_key = t, (phase, i)
+            if finished:
+                break
+            time.sleep(0.5)
+    if not stdout_is_log and proc.stdout is not None:
+        out = proc.stdout.read().strip()
+        if proc.returncode != 0 and out:
+            with open(log_path, "a", encoding="utf-8") as logf:
+                logf.write(f"\n[harness] {cmd[0]}: {out}\n")
+    return proc.returncode
 
 
 def _archive(run_dir: Path, store: Store) -> None:
@@ -155,13 +190,32 @@ def _checkpoint(work_dir: Path) -> str | None:
     return path if Path(path).exists() else None
 
 
+def _resumable(run_dir: Path, chash: str, existing: dict | None) -> bool:
+    """An unfinished attempt of the same config with a checkpoint: continue it, don't restart."""
+    if existing is not None and existing.get("status") == "done":
+        return False
+    try:
+        from mmengine.config import Config
+        old = config_hash(Config.fromfile(str(run_dir / "config.py")))
+    except Exception:  # noqa: BLE001 - no (readable) earlier config: nothing to resume
+        return False
+    return old == chash and (run_dir / "work" / "last_checkpoint").exists()
+
+
 def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print,
             proposals: ProposalState | None = None) -> dict:
-    """Run one row end to end and return its record (an existing one if already done)."""
-    profile = opts.profile
+    """Run one row end to end and return its record (an existing one if already done).
+
+    Holds the row's lock throughout, so a second sweep waits and then finds the record."""
+    with row_lock(store.root, row.id, opts.profile.name, opts.seed, log):
+        return _run_row_locked(row, opts, store, data_root, log, proposals)
+
+
+def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
+    profile, launch = opts.profile, opts.launch
     run_dir = store.run_dir(row.id, profile.name, opts.seed)
     resolved = resolve_config(row, profile, data_root, run_dir / "work", seed=opts.seed,
-                              pretrained=opts.pretrained)
+                              pretrained=opts.pretrained, processes=launch.processes)
     cfg = resolved.cfg
     if proposals is not None:
         cfg.train_dataloader.dataset.proposal_file = proposals.files["train2017"]
@@ -181,16 +235,22 @@ def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print
             log(f"{row.id} [{profile.name}]: kept a record made with another config, data or "
                 f"proposals ({where}); use --force to replace it")
         return existing
-    _archive(run_dir, store)
-    run_dir.mkdir(parents=True)
-    cfg.dump(str(run_dir / "config.py"))
+    resume = not opts.force and _resumable(run_dir, chash, existing)
+    if not resume:
+        _archive(run_dir, store)
+        run_dir.mkdir(parents=True)
+        cfg.dump(str(run_dir / "config.py"))
     table = load_tables()[row.table]
 
     label = f"{row.id} [{profile.name}]"
-    log(f"{label}: training and testing ({row.name}); log: {run_dir / 'worker.log'}")
+    what = "resuming from its last checkpoint" if resume else "training and testing"
+    log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); "
+        f"log: {run_dir / 'worker.log'}")
+    (run_dir / "outcome.json").unlink(missing_ok=True)
     started, t0 = now(), time.time()
-    rc = _launch([sys.executable, "-m", "harness.worker", str(run_dir)], run_dir / "worker.log",
-                 label, log)
+    cmd, stdout_is_log = command(run_dir, launch, run_dir / "worker.log",
+                                 job_name=f"fpn-{row.id}-{profile.name}")
+    rc = _launch(cmd, run_dir / "worker.log", label, log, stdout_is_log)
     wall = time.time() - t0
 
     outcome = _read_outcome(run_dir, rc)
@@ -202,7 +262,8 @@ def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print
             outcome = {"status": "failed", "reason": problem}
     ckpt = _checkpoint(run_dir / "work") if outcome["status"] == "done" else None
     env_info = outcome.get("environment", {})
-    world = env_info.get("world_size", 1)
+    world = env_info.get("world_size", launch.processes)
+    per_step = int(cfg.train_dataloader.batch_size) * int(world)
     record = {
         "schema": RECORD_SCHEMA,
         "row": row.id,
@@ -218,17 +279,22 @@ def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print
         "raw_metrics": raw,
         "metric_source": "MMDetection CocoMetric (pycocotools COCOeval)",
         "config": {
-            "row_config": str(row.config_path.relative_to(ROOT)),
+            "row_config": str(row.config_path.relative_to(ROOT))
+            if row.config_path.is_relative_to(ROOT) else str(row.config_path),
             "resolved": str(run_dir / "config.py"),
             "hash": chash,
         },
         "schedule": resolved.schedule.as_dict() if resolved.schedule else None,
+        "deviations": resolved.deviations,
         "cfg_options": {k: repr(v) for k, v in opts.cfg_options.items()},
         "proposals": None if proposals is None else {
             "producer": row.proposals_from, "checkpoint_sha256": proposals.checkpoint_sha256,
             "files": proposals.files},
         "iterations": outcome.get("iterations"),
-        "images_per_batch": int(cfg.train_dataloader.batch_size) * int(world),
+        "resumed": bool(outcome.get("resumed_from_iteration")),
+        "resumed_from_iteration": outcome.get("resumed_from_iteration"),
+        "images_per_batch": per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),
+        "images_per_step": per_step,
         "checkpoint": ckpt,
         "checkpoint_sha256": file_sha256(Path(ckpt)) if ckpt else None,
         "data": {"root": str(data_root), "annotations": annotations},
@@ -236,7 +302,8 @@ def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print
         "packages": provenance.package_versions(),
         "host": provenance.host(),
         "environment": env_info,
-        "launcher": "local",
+        "launcher": launch.launcher,
+        "processes": launch.processes,
         "work_dir": str(run_dir / "work"),
         "started_at": started,
         "finished_at": now(),
@@ -299,30 +366,18 @@ def _alias(row: Row, source: dict, store: Store) -> dict:
     return rec
 
 
-def execute(rows: list[Row], opts: RunOptions, store: Store, data_root: Path, log=print) -> list[dict]:
-    """Run rows with their dependencies; one result per step (a record, or a blocked notice)."""
-    steps = plan(rows)
-    results: dict[str, dict] = {}
-    t0 = time.monotonic()
-    profile = opts.profile.name
-    for i, step in enumerate(steps, 1):
-        row = step.row
-        elapsed = time.monotonic() - t0
-        eta = f", ETA {elapsed / (i - 1) * (len(steps) - i + 1):.0f} s" if i > 1 else ""
-        why = "" if step.requested else " (dependency)"
-        log(f"[{i}/{len(steps)}] {row.id} ({row.name}){why}, profile {profile}; "
-            f"{i - 1}/{len(steps)} steps done{eta}")
-        dep = row.same_as or row.proposals_from
-        if dep and results.get(dep, {}).get("status") != "done":
-            prior = results.get(dep) or store.get(dep, profile, opts.seed) or {}
-            reason = prior.get("reason") or "it did not finish"
-            results[row.id] = _blocked(row, profile, f"needs {dep}, which failed: {reason}")
-            continue
-        if row.same_as:
-            results[row.id] = _alias(row, results[row.same_as], store)
-            continue
-        proposals = None
-        if row.proposals_from:
+def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: dict, log) -> dict:
+    row, profile = step.row, opts.profile.name
+    dep = row.same_as or row.proposals_from
+    if dep and results.get(dep, {}).get("status") != "done":
+        prior = results.get(dep) or store.get(dep, profile, opts.seed) or {}
+        return _blocked(row, profile, f"needs {dep}, which failed: {prior.get('reason') or 'it did not finish'}")
+    if row.same_as:
+        return _alias(row, results[row.same_as], store)
+    proposals = None
+    if row.proposals_from:
+        # One dump per producer even when several consumers start at once.
+        with row_lock(store.root, row.proposals_from, profile, opts.seed, log=lambda *_: None):
             proposals = check(store, row.proposals_from, profile, opts.seed, data_root)
             if proposals.status != "fresh":
                 log(f"  proposals of {row.proposals_from}: {proposals.status} ({proposals.reason})")
@@ -330,7 +385,37 @@ def execute(rows: list[Row], opts: RunOptions, store: Store, data_root: Path, lo
                     proposals = dump(store, row.proposals_from, profile, opts.seed, data_root,
                                      lambda cmd, path, label: _launch(cmd, path, label, log), log)
                 except HarnessError as exc:
-                    results[row.id] = _blocked(row, profile, str(exc))
-                    continue
-        results[row.id] = run_row(row, opts, store, data_root, log, proposals)
+                    return _blocked(row, profile, str(exc))
+    return run_row(row, opts, store, data_root, log, proposals)
+
+
+def execute(rows: list[Row], opts: RunOptions, store: Store, data_root: Path, log=print,
+            slots: int = 1) -> list[dict]:
+    """Run rows with their dependencies, up to `slots` at once: a row starts as soon as its
+    producers have finished. One result per step (a record, or a blocked notice)."""
+    steps = plan(rows)
+    deps = {s.row.id: [d for d in (s.row.proposals_from, s.row.same_as) if d] for s in steps}
+    results: dict[str, dict] = {}
+    pending, running = list(steps), {}
+    t0 = time.monotonic()
+    profile = opts.profile.name
+    with ThreadPoolExecutor(max_workers=max(1, slots)) as pool:
+        while pending or running:
+            for step in list(pending):
+                if len(running) >= max(1, slots):
+                    break
+                if all(d in results for d in deps[step.row.id]):
+                    pending.remove(step)
+                    why = "" if step.requested else " (dependency)"
+                    log(f"[{len(results) + len(running) + 1}/{len(steps)}] {step.row.id} "
+                        f"({step.row.name}){why}, profile {profile}, seed {opts.seed}")
+                    running[pool.submit(_step, step, opts, store, data_root, results, log)] = step
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                step = running.pop(fut)
+                results[step.row.id] = fut.result()
+                n, elapsed = len(results), time.monotonic() - t0
+                eta = f", ETA {elapsed / n * (len(steps) - n):.0f} s" if n < len(steps) else ""
+                log(f"  {n}/{len(steps)} rows finished ({step.row.id}: {results[step.row.id]['status']})"
+                    f", {elapsed:.0f} s elapsed{eta}")
     return [results[s.row.id] for s in steps]

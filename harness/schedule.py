@@ -58,3 +58,27 @@ def rescale(cfg, images_per_batch: int, max_iters: int | None = None,
         ckpt["interval"] = min(int(ckpt.get("interval", max_iters)), max_iters)
     return ScheduleChange(paper_images_per_batch, images_per_batch, paper_iters, max_iters,
                           paper_lr, lr, milestones)
+
+
+def fit_to_batch(cfg, images_per_step: int, paper_images_per_batch: int = 16) -> tuple[ScheduleChange | None, str | None]:
+    """Keep the paper's optimisation when a run has fewer images per step than its 16.
+
+    Preferred: accumulate gradients over k = 16 / images_per_step steps. Every row freezes
+    BatchNorm (caffe-style ResNet, norm_eval), so k accumulated steps of 16/k images *are* the
+    paper's SGD step on 16 images: same LR, same number of updates, not an approximation.
+    Iteration counts (which MMEngine counts in forward passes) grow by k. When 16 is not a
+    multiple of images_per_step, fall back to linear LR scaling with inversely scaled iterations.
+    Returns the change and a one-line deviation for the record (None when nothing changed)."""
+    if images_per_step == paper_images_per_batch:
+        return None, None
+    if images_per_step < paper_images_per_batch and paper_images_per_batch % images_per_step == 0:
+        k = paper_images_per_batch // images_per_step
+        change = rescale(cfg, images_per_batch=paper_images_per_batch,
+                         max_iters=int(cfg.train_cfg.max_iters) * k)
+        cfg.optim_wrapper.accumulative_counts = k
+        return change, (f"{images_per_step} images per step instead of {paper_images_per_batch}: "
+                        f"gradients accumulated over {k} steps (the paper's update, exact with "
+                        f"frozen BatchNorm); iterations x{k} = {change.max_iters}")
+    change = rescale(cfg, images_per_batch=images_per_step, paper_images_per_batch=paper_images_per_batch)
+    return change, (f"{images_per_step} images per batch instead of {paper_images_per_batch}: "
+                    f"lr scaled linearly to {change.lr:g}, iterations to {change.max_iters}")

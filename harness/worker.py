@@ -3,11 +3,13 @@
     python -m harness.worker RUN_DIR [--launcher none|pytorch|slurm]
 
 Reads RUN_DIR/config.py (resolved by the orchestrator), writes RUN_DIR/outcome.json atomically
-(rank 0): either the test metrics and environment, or a one-line failure reason."""
+(rank 0): either the test metrics and environment, or a one-line failure reason. An unfinished
+earlier attempt (RUN_DIR/work/last_checkpoint) is resumed, not restarted."""
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -18,22 +20,64 @@ os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # notes §2: mme
 from .store import write_json_atomic  # noqa: E402
 
 
-def _environment(runner) -> dict:
+def _environment() -> dict:
     import torch
     from mmengine.dist import get_world_size
+    world = get_world_size()
     if torch.cuda.is_available():
-        device = f"cuda: {torch.cuda.get_device_name(0)}"
-        gpus = get_world_size()
-    else:
-        device = "cpu"
-        gpus = 0
-    return {"device": device, "num_gpus": gpus, "world_size": get_world_size(),
+        return {"device": f"cuda: {torch.cuda.get_device_name(0)}", "num_gpus": world,
+                "world_size": world, "torch_threads": torch.get_num_threads()}
+    return {"device": "cpu", "num_gpus": 0, "world_size": world,
             "torch_threads": torch.get_num_threads()}
 
 
 def _one_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return " ".join(text.split())[:500]
+
+
+def _slurm_env() -> None:
+    """srun's task variables -> torch.distributed's (what mmengine's slurm launcher also does)."""
+    os.environ.setdefault("RANK", os.environ["SLURM_PROCID"])
+    os.environ.setdefault("WORLD_SIZE", os.environ["SLURM_NTASKS"])
+    os.environ.setdefault("LOCAL_RANK", os.environ.get("SLURM_LOCALID", "0"))
+    if "MASTER_ADDR" not in os.environ:
+        nodes = subprocess.run(["scontrol", "show", "hostnames", os.environ["SLURM_JOB_NODELIST"]],
+                               capture_output=True, text=True).stdout.split()
+        os.environ["MASTER_ADDR"] = nodes[0] if nodes else "127.0.0.1"
+    os.environ.setdefault("MASTER_PORT", "29500")
+
+
+def setup_distributed(cfg, launcher: str) -> None:
+    """Multi-process runs. On GPUs, MMEngine's own launchers (nccl). On a CPU they call
+    torch.cuda.set_device and fail, so (notes §2) the harness starts a gloo process group first;
+    the Runner then finds it initialised and skips its own, and DDP wraps the model without
+    device ids."""
+    if launcher == "none":
+        return
+    import torch
+    import torch.distributed as dist
+    if launcher == "slurm":
+        _slurm_env()
+    cfg.launcher = launcher
+    if torch.cuda.is_available():
+        return
+    dist.init_process_group(backend="gloo")
+    cfg.env_cfg.dist_cfg = dict(backend="gloo")
+    cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None,
+                                 find_unused_parameters=cfg.get("find_unused_parameters", False))
+
+
+def _resume_point(work_dir: Path) -> int | None:
+    """The iteration of the checkpoint an earlier attempt left, if any."""
+    try:
+        ckpt = Path((work_dir / "last_checkpoint").read_text().strip())
+    except OSError:
+        return None
+    if not ckpt.exists():
+        return None
+    stem = ckpt.stem  # iter_4
+    return int(stem.split("_")[-1]) if stem.split("_")[-1].isdigit() else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = args.run_dir / "outcome.json"
     t0 = time.time()
-    rank = 0
+    rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")))
     try:
         from mmengine.config import Config
         from mmengine.runner import Runner
         cfg = Config.fromfile(str(args.run_dir / "config.py"))
-        cfg.launcher = args.launcher
+        resumed_from = _resume_point(Path(cfg.work_dir))
+        cfg.resume = resumed_from is not None  # MMEngine then loads work_dir/last_checkpoint
+        setup_distributed(cfg, args.launcher)
         runner = Runner.from_cfg(cfg)
         rank = runner.rank
         runner.train()
@@ -67,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 "status": "done",
                 "metrics": {k: float(v) for k, v in metrics.items()},
                 "iterations": runner.iter,
-                "environment": _environment(runner),
+                "resumed_from_iteration": resumed_from,
+                "environment": _environment(),
                 "train_test_seconds": time.time() - t0,
             })
         return 0

@@ -83,7 +83,7 @@ def test_malformed_annotations_name_the_file(capsys, synth_root, tmp_path, isola
 
 
 def test_argparse_errors_are_one_line_too(capsys):
-    check_one_line_error(capsys, ["run"], "targets", "--help")
+    check_one_line_error(capsys, ["run", "table1.c", "--seeds", "two"], "invalid int value", "--help")
     check_one_line_error(capsys, ["frobnicate"], "invalid choice")
 
 
@@ -92,3 +92,13 @@ def test_a_real_process_prints_no_traceback():
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "unknown row 'table1.x'" in r.stderr
+
+
+def test_bad_launch_options_are_one_line(capsys, isolated_outputs):
+    check_one_line_error(capsys, ["run", "table1.c", "--profile", "smoke", "--launcher", "mpi"],
+                         "unknown launcher 'mpi'", "local, torchrun, slurm")
+    check_one_line_error(capsys, ["run", "table1.c", "--profile", "smoke", "--gpus", "2"],
+                         "local launcher runs one process", "torchrun")
+    check_one_line_error(capsys, ["run", "table1.c", "--profile", "smoke", "--seeds", "0"],
+                         "--seeds must be at least 1")
+    assert not records_under(isolated_outputs)

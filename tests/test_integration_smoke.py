@@ -106,3 +106,51 @@ def test_nan_loss_fails_the_row_with_a_one_line_reason(smoke_run):
                       "record.json").read_text())
     assert rec["status"] == "failed" and rec["metrics"] == {}
     assert rec["cfg_options"] == {"optim_wrapper.optimizer.lr": "10000000000.0"}
+
+
+def test_table2_row_trains_on_the_dumped_proposals_of_table1c(smoke_run, synth_root):
+    proc = run_cli("run", "table2.c", "--profile", "smoke", "--data-root", str(synth_root),
+                   env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "table1.c [smoke]: already done" in proc.stdout      # the producer is reused
+    assert "dumping proposals" in proc.stdout
+    runs = smoke_run["results"] / "runs"
+    producer = json.loads((runs / "table1.c" / "smoke" / "seed0" / "record.json").read_text())
+    rec = json.loads((runs / "table2.c" / "smoke" / "seed0" / "record.json").read_text())
+    assert rec["status"] == "done" and set(rec["metrics"]) == {"AP@0.5", "AP", "AP_s", "AP_m", "AP_l"}
+    assert rec["proposals"]["producer"] == "table1.c"
+    assert rec["proposals"]["checkpoint_sha256"] == producer["checkpoint_sha256"]
+    manifest = json.loads((runs / "table1.c" / "smoke" / "seed0" / "proposals" /
+                           "manifest.json").read_text())
+    assert manifest["checkpoint"] == producer["checkpoint"]
+    assert {s: e["max_per_image"] for s, e in manifest["splits"].items()} == \
+        {"train2017": 2000, "val2017": 1000}
+    cfg = (runs / "table2.c" / "smoke" / "seed0" / "config.py").read_text()
+    assert rec["proposals"]["files"]["train2017"] in cfg and rec["proposals"]["files"]["val2017"] in cfg
+    # the pickles hold the producer's proposals for every image of each split
+    import pickle
+    with open(rec["proposals"]["files"]["val2017"], "rb") as f:
+        val = pickle.load(f)
+    ann = json.loads((synth_root / "annotations" / "instances_val2017.json").read_text())
+    assert len(val) == len(ann["images"])
+    assert all(0 < len(p["bboxes"]) <= 1000 for p in val.values())
+
+    # 3(c) is 2(c)'s run: its record carries the same numbers and says so
+    proc = run_cli("run", "table3.c", "--profile", "smoke", "--data-root", str(synth_root),
+                   env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stderr
+    alias = json.loads((runs / "table3.c" / "smoke" / "seed0" / "record.json").read_text())
+    assert alias["same_as"] == "table2.c" and alias["metrics"] == rec["metrics"]
+
+
+def test_table3_row_pairs_its_own_rpn_with_its_detector(smoke_run, synth_root):
+    proc = run_cli("run", "table3.b", "--profile", "smoke", "--data-root", str(synth_root),
+                   env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = smoke_run["results"] / "runs"
+    rpn = json.loads((runs / "table1.b" / "smoke" / "seed0" / "record.json").read_text())
+    rec = json.loads((runs / "table3.b" / "smoke" / "seed0" / "record.json").read_text())
+    assert rpn["status"] == "done" and rec["status"] == "done"
+    assert rec["proposals"]["producer"] == "table1.b"
+    assert rec["proposals"]["checkpoint_sha256"] == rpn["checkpoint_sha256"]
+    assert all(v is None or 0 <= v <= 100 for v in rec["metrics"].values())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from mmengine.config import Config
 
-from harness.schedule import rescale
+from harness.schedule import fit_to_batch, rescale
 
 
 def paper_rpn_schedule() -> Config:
@@ -42,3 +42,28 @@ def test_paper_batch_is_left_alone():
     rescale(cfg, images_per_batch=16)
     assert (cfg.train_cfg.max_iters, cfg.optim_wrapper.optimizer.lr) == (40000, 0.02)
     assert cfg.param_scheduler[1].milestones == [30000]
+
+
+def test_fewer_gpus_accumulate_gradients_to_the_papers_update():
+    cfg = paper_rpn_schedule()
+    change, deviation = fit_to_batch(cfg, images_per_step=4)          # 2 GPUs x 2 images
+    assert cfg.optim_wrapper.accumulative_counts == 4
+    assert cfg.optim_wrapper.optimizer.lr == 0.02                      # the paper's lr
+    assert cfg.train_cfg.max_iters == 160000                           # 40k updates x 4 passes
+    assert cfg.param_scheduler[1].milestones == [120000]
+    assert "accumulated over 4 steps" in deviation and change.max_iters == 160000
+
+
+def test_batch_that_does_not_divide_16_scales_lr_linearly():
+    cfg = paper_rpn_schedule()
+    change, deviation = fit_to_batch(cfg, images_per_step=6)          # 3 GPUs x 2 images
+    assert "accumulative_counts" not in cfg.optim_wrapper
+    assert cfg.optim_wrapper.optimizer.lr == 0.0075
+    assert cfg.train_cfg.max_iters == 106667
+    assert "lr scaled linearly" in deviation
+
+
+def test_papers_batch_needs_no_change():
+    cfg = paper_rpn_schedule()
+    assert fit_to_batch(cfg, images_per_step=16) == (None, None)
+    assert cfg.train_cfg.max_iters == 40000

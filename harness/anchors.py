@@ -1,0 +1,33 @@
+"""Table 1's #anchors column, computed from each row's own anchor generator.
+
+A level of stride s over an H x W input has ceil(H/s) x ceil(W/s) positions (ResNet's stride-2
+convs and P6's stride-2 subsampling all round up), each with the generator's base anchors.
+The paper's input for this column: the shorter side is 800 px (Sec. 5.1) and the longer side is
+capped at 1000 px (py-faster-rcnn's MAX_SIZE, which FPN's code reimplements, Sec. 5), unpadded;
+this gives 47k / 12k / 200k / 750k for rows (a) / (b) / (c) / (f), exactly the published column.
+"""
+from __future__ import annotations
+
+import math
+
+PAPER_INPUT = (800, 1000)  # (h, w)
+
+
+def featmap_sizes(strides, img_hw=PAPER_INPUT) -> list[tuple[int, int]]:
+    h, w = img_hw
+    return [(math.ceil(h / s), math.ceil(w / s)) for s in strides]
+
+
+def count_anchors(cfg, img_hw=PAPER_INPUT) -> int:
+    """Anchors one image gets from cfg's RPN head (mmdet's own generator decides per level)."""
+    from mmdet.registry import TASK_UTILS
+    from mmdet.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    gen = TASK_UTILS.build(cfg.model.rpn_head.anchor_generator)
+    strides = [s[0] if isinstance(s, (tuple, list)) else s for s in gen.strides]
+    sizes = featmap_sizes(strides, img_hw)
+    return sum(n * h * w for n, (h, w) in zip(gen.num_base_priors, sizes))
+
+
+def humanize(n: int) -> str:
+    return f"{n / 1000:.0f}k" if n >= 1000 else str(n)

@@ -1,0 +1,204 @@
+"""`harness audit TABLE`: the paper's stated settings against each row's resolved config.
+
+Every setting names the paper section that states it. A mismatch is flagged unless the row config
+declares it a deliberate deviation, `paper_deviations = {'<setting>': '<one-line reason>'}`. The
+smoke profile's overrides are shown in their own column, as an overlay, never as mismatches of
+the paper profile."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .anchors import count_anchors, humanize
+from .configs import resolve_config
+from .profiles import get_profile
+from .rows import Row, load_tables
+
+FEATURE_STRIDES = {"C4": [16], "C5": [32], "{P_k}": [4, 8, 16, 32, 64], "P2": [4]}
+PROPOSAL_SOURCE = {"RPN, {P_k}": "table1.c", "RPN, C4": "table1.a", "RPN, C5": "table1.b"}
+PAPER_GPUS = 8  # Sec. 5.1, 5.2: synchronized SGD on 8 GPUs
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    section: str
+    expected: Callable[[Row], Any]        # the paper's value for this row
+    actual: Callable[[Any, Row], Any]     # the value in a resolved config
+
+
+def _resize_short_sides(cfg) -> list[int]:
+    from .configs import _pipelines, _transforms
+    return sorted({min(s["scale"]) for p in _pipelines(cfg) for s in _transforms(p)
+                   if s.get("type") == "Resize"})
+
+
+def _lateral_top_down(cfg) -> tuple[bool, bool]:
+    neck = cfg.model.get("neck")
+    if neck is None:
+        return (False, False)
+    if neck.type == "FPN":
+        return (True, True)
+    defaults = {"PaperFPN": (True, True), "BottomUpPyramid": (True, False),
+                "TopDownNoLateral": (False, True)}[neck.type]
+    return (neck.get("lateral", defaults[0]), neck.get("top_down", defaults[1]))
+
+
+def _anchor_sizes(cfg) -> list[int]:
+    g = cfg.model.rpn_head.anchor_generator
+    return sorted({int(s * sc) for s in g.strides for sc in g.scales}) if len(g.strides) > 1 or \
+        len(g.scales) > 1 else [int(g.strides[0] * g.scales[0])]
+
+
+def _schedule(cfg) -> str:
+    steps = [m for s in cfg.param_scheduler if "milestones" in s for m in s["milestones"]]
+    bounds = [0, *steps, cfg.train_cfg.max_iters]
+    return " + ".join(f"{(b - a) / 1000:g}k" if b - a >= 1000 else str(b - a)
+                      for a, b in zip(bounds, bounds[1:]))
+
+
+def _roi_strides(cfg) -> list[int]:
+    return list(cfg.model.roi_head.bbox_roi_extractor.featmap_strides)
+
+
+def _pipeline_proposals(cfg, loader: str):
+    steps = [s for s in cfg[loader].dataset.pipeline if s.get("type") == "LoadProposals"]
+    return steps[0].get("num_max_proposals") if steps else None
+
+
+def _is_conv5(row: Row) -> bool:
+    return row.columns.get("head") == "conv5"
+
+
+COMMON = [
+    Setting("input shorter side (px)", "5.1/5.2", lambda r: [800], lambda c, r: _resize_short_sides(c)),
+    Setting("images per GPU (x8 GPUs = 16)", "5.1/5.2", lambda r: 2,
+            lambda c, r: c.train_dataloader.batch_size),
+    Setting("learning rate", "5.1/5.2", lambda r: 0.02, lambda c, r: c.optim_wrapper.optimizer.lr),
+    Setting("weight decay", "5.1/5.2", lambda r: 0.0001,
+            lambda c, r: c.optim_wrapper.optimizer.weight_decay),
+    Setting("momentum", "5.1/5.2", lambda r: 0.9, lambda c, r: c.optim_wrapper.optimizer.momentum),
+]
+RPN = COMMON + [
+    Setting("schedule (iterations per LR)", "5.1", lambda r: "30k + 10k", lambda c, r: _schedule(c)),
+    Setting("feature strides", "4.1, 5.1.1", lambda r: FEATURE_STRIDES[r.columns["feature"]],
+            lambda c, r: list(c.model.rpn_head.anchor_generator.strides)),
+    Setting("lateral, top-down", "Table 1", lambda r: (r.columns["lateral"], r.columns["top_down"]),
+            lambda c, r: _lateral_top_down(c)),
+    Setting("feature channels d", "3", lambda r: 256 if r.columns["feature"] in ("{P_k}", "P2") else None,
+            lambda c, r: c.model.neck.out_channels if c.model.get("neck") else None),
+    Setting("anchor sizes (px)", "4.1, 5.1.1", lambda r: [32, 64, 128, 256, 512],
+            lambda c, r: _anchor_sizes(c)),
+    Setting("anchor aspect ratios", "4.1", lambda r: [0.5, 1.0, 2.0],
+            lambda c, r: list(c.model.rpn_head.anchor_generator.ratios)),
+    Setting("#anchors per image", "Table 1", lambda r: r.columns["anchors"],
+            lambda c, r: humanize(count_anchors(c))),
+    Setting("positive / negative IoU", "4.1", lambda r: (0.7, 0.3),
+            lambda c, r: (c.model.train_cfg.rpn.assigner.pos_iou_thr,
+                          c.model.train_cfg.rpn.assigner.neg_iou_thr)),
+    Setting("sampled anchors per image", "5.1", lambda r: 256,
+            lambda c, r: c.model.train_cfg.rpn.sampler.num),
+    Setting("anchors outside the image", "5.1", lambda r: "included",
+            lambda c, r: "included" if c.model.train_cfg.rpn.allowed_border < 0 else "ignored"),
+    Setting("proposals per image at test", "5.2", lambda r: 1000,
+            lambda c, r: c.model.test_cfg.rpn.max_per_img),
+    Setting("metric", "5.1", lambda r: "proposal AR (pycocotools)",
+            lambda c, r: "proposal AR (pycocotools)" if c.test_evaluator.get("metric") == "proposal"
+            else c.test_evaluator.get("metric")),
+]
+DETECTOR = COMMON + [
+    Setting("schedule (iterations per LR)", "5.2", lambda r: "60k + 20k", lambda c, r: _schedule(c)),
+    Setting("proposals from", "5.2.1, 5.2.2", lambda r: PROPOSAL_SOURCE[r.columns["proposals"]],
+            lambda c, r: r.proposals_from),
+    Setting("RoI features from strides", "4.2, 5.2.1",
+            lambda r: [s for s in FEATURE_STRIDES[r.columns["feature"]] if s != 64],
+            lambda c, r: _roi_strides(c)),
+    Setting("lateral, top-down", "Table 2", lambda r: (r.columns["lateral"], r.columns["top_down"]),
+            lambda c, r: _lateral_top_down(c)),
+    Setting("RoI operation", "4.2, 5.2.1", lambda r: "RoI pooling",
+            lambda c, r: "RoI pooling" if c.model.roi_head.bbox_roi_extractor.roi_layer.type in
+            ("RoIPool", "DeviceRoIPool") else c.model.roi_head.bbox_roi_extractor.roi_layer.type),
+    Setting("RoI output size", "4.2, 5.2.1", lambda r: 14 if _is_conv5(r) else 7,
+            lambda c, r: c.model.roi_head.bbox_roi_extractor.roi_layer.output_size),
+    Setting("head", "4.2, 5.2.1", lambda r: "conv5" if _is_conv5(r) else "2 x 1024 fc",
+            lambda c, r: "conv5" if c.model.roi_head.get("shared_head", {}).get("type") == "ResLayer"
+            else (f"2 x {c.model.roi_head.bbox_head.fc_out_channels} fc"
+                  if c.model.roi_head.bbox_head.type == "Shared2FCBBoxHead"
+                  else c.model.roi_head.bbox_head.type)),
+    Setting("RoI level mapping (Eq. 1, k0 = 4)", "4.2",
+            lambda r: "k0=4" if len(FEATURE_STRIDES[r.columns["feature"]]) > 1 else "single level",
+            lambda c, r: ("k0=4" if c.model.roi_head.bbox_roi_extractor.finest_scale == 56
+                          else f"finest_scale={c.model.roi_head.bbox_roi_extractor.finest_scale}")
+            if len(_roi_strides(c)) > 1 else "single level"),
+    Setting("RoIs per image (fg fraction)", "5.2", lambda r: (512, 0.25),
+            lambda c, r: (c.model.train_cfg.rcnn.sampler.num, c.model.train_cfg.rcnn.sampler.pos_fraction)),
+    Setting("proposals per image, train / test", "5.2", lambda r: (2000, 1000),
+            lambda c, r: (_pipeline_proposals(c, "train_dataloader"),
+                          _pipeline_proposals(c, "test_dataloader"))),
+    Setting("metric", "5.2", lambda r: "bbox AP (pycocotools)",
+            lambda c, r: "bbox AP (pycocotools)" if c.test_evaluator.get("metric") == "bbox"
+            else c.test_evaluator.get("metric")),
+]
+SETTINGS = {"proposals": RPN, "detection": DETECTOR}
+
+
+@dataclass
+class Finding:
+    row: str
+    setting: str
+    section: str
+    paper: Any
+    config: Any
+    verdict: str          # "ok", "MISMATCH", "deviation: <reason>"
+    smoke: Any = None     # the smoke overlay's value where it differs
+
+
+def _safe(fn, *args):
+    try:
+        return fn(*args)
+    except (AttributeError, KeyError, TypeError, IndexError) as exc:
+        return f"<unset: {type(exc).__name__}>"
+
+
+def audit_row(row: Row, data_root: Path = Path("/data/coco"), with_smoke: bool = True) -> list[Finding]:
+    table = load_tables()[row.table]
+    # The row as the paper ran it (8 GPUs); fitting the schedule to fewer GPUs is a property of
+    # a run, recorded in its record as a deviation, not of the row's config.
+    paper_cfg = resolve_config(row, get_profile("paper"), data_root, Path("/tmp/audit"),
+                               processes=PAPER_GPUS).cfg
+    smoke_cfg = resolve_config(row, get_profile("smoke"), data_root, Path("/tmp/audit")).cfg \
+        if with_smoke else None
+    deviations = dict(paper_cfg.get("paper_deviations", {}) or {})
+    out = []
+    for s in SETTINGS[table.task]:
+        expected, actual = s.expected(row), _safe(s.actual, paper_cfg, row)
+        if isinstance(actual, tuple) and isinstance(expected, list):
+            actual = list(actual)
+        if actual == expected:
+            verdict = "ok"
+        elif s.name in deviations:
+            verdict = f"deviation: {deviations[s.name]}"
+        else:
+            verdict = "MISMATCH"
+        smoke = None
+        if smoke_cfg is not None:
+            sv = _safe(s.actual, smoke_cfg, row)
+            smoke = sv if sv != actual else None
+        out.append(Finding(row.id, s.name, s.section, expected, actual, verdict, smoke))
+    return out
+
+
+def render(findings: list[Finding]) -> str:
+    lines = []
+    current = None
+    for f in findings:
+        if f.row != current:
+            current = f.row
+            lines.append(f"\n{f.row}")
+            lines.append(f"  {'setting':36} {'sec.':11} {'paper':26} {'config (paper profile)':26} "
+                         f"{'verdict':10} smoke overlay")
+        smoke = "" if f.smoke is None else f"{f.smoke}"
+        lines.append(f"  {f.setting:36} {f.section:11} {str(f.paper):26} {str(f.config):26} "
+                     f"{f.verdict:10} {smoke}".rstrip())
+    return "\n".join(lines).lstrip("\n")
