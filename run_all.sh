@@ -1,39 +1,31 @@
 #!/usr/bin/env bash
-# The main job: set up the environment (idempotent), run every runnable paper row, write the report.
+# The main job: set up the environment (idempotent), run the paper's rows as a dependency-aware
+# sweep (`harness sweep`), then write the report.
 #
-#   ./run_all.sh --smoke                       tiny synthetic COCO data, random init, CPU (minutes)
-#   ./run_all.sh --data-root /data/coco        the paper profile on COCO 2017 (GPUs; days)
-#   ./run_all.sh --smoke table1                only some tables or rows
-# Any other option is passed to `harness run` (e.g. --force, --seed N, --pretrained PATH).
+#   ./run_all.sh --smoke                         tiny synthetic COCO data, random init, CPU
+#   ./run_all.sh --data-root /data/coco          the paper profile on COCO 2017 (GPUs)
+#   ./run_all.sh --smoke table1 table2.c         only some tables or rows
+#   ./run_all.sh --data-root /data/coco --launcher slurm --gpus 8 --slots 4 \
+#                --slurm-args '--partition=gpu --gres=gpu:8'
+#   ./run_all.sh --dry-run                       the plan: rows, dependencies, GPU-hours
+# Every option of `harness run` works here (--launcher, --gpus, --slots, --seeds, --force, ...).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=$(tools/bootstrap.sh)
-HARNESS=("$PY" -m harness.cli)
 
-profile=paper
-targets=()
-passthrough=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --smoke) profile=smoke ;;
-        --profile) profile=$2; shift ;;
-        --profile=*) profile=${1#--profile=} ;;
-        -*) passthrough+=("$1")
-            # options of `harness run` that take a value
-            case "$1" in --data-root|--pretrained|--seed|--results) passthrough+=("$2"); shift ;; esac ;;
-        *) targets+=("$1") ;;
+args=()
+dry_run=0
+for a in "$@"; do
+    case "$a" in
+        --smoke) args+=(--profile smoke) ;;
+        --dry-run) dry_run=1; args+=("$a") ;;
+        *) args+=("$a") ;;
     esac
-    shift
 done
-if [ ${#targets[@]} -eq 0 ]; then
-    # every table that has a runnable row
-    mapfile -t targets < <("$PY" -c 'from harness.rows import load_tables
-for t in load_tables().values():
-    if t.runnable_rows: print(t.id)')
-fi
 
-[ "$profile" = smoke ] && "${HARNESS[@]}" data synth
 status=0
-"${HARNESS[@]}" run "${targets[@]}" --profile "$profile" ${passthrough[@]+"${passthrough[@]}"} || status=$?
-"${HARNESS[@]}" report
+"$PY" -m harness.cli sweep ${args[@]+"${args[@]}"} || status=$?
+if [ "$dry_run" = 0 ]; then
+    "$PY" -m harness.cli report
+fi
 exit $status

@@ -59,7 +59,11 @@ def _cmd_run(args) -> int:
     if args.dry_run:
         print(render_plan(plan(rows), profile, launch, args.seeds))
         return 0
-    data_root = prepare_data_root(profile, Path(args.data_root) if args.data_root else None)
+    # Segment proposals (Table 6) train on instance masks: check for them before any training.
+    tables = load_tables()
+    need_masks = any(tables[s.row.table].task == "segment_proposals" for s in plan(rows))
+    data_root = prepare_data_root(profile, Path(args.data_root) if args.data_root else None,
+                                  need_masks=need_masks)
     store = Store(Path(args.results) if args.results else results_dir())
     results = []
     for seed in range(args.seed, args.seed + args.seeds):

@@ -61,6 +61,8 @@ def command(run_dir: Path, launch: Launch, log_path: Path, job_name: str,
                f"--output={log_path}", "--open-mode=append", *launch.slurm_args]
     lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in options),
              "export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 PYTHONUNBUFFERED=1",
+             # as torchrun does: one thread per task unless SLURM gave the task more CPUs
+             "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}",
              'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
              'export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
              "srun " + shlex.join([py, *worker_argv(run_dir, launch, extra)]), ""]

@@ -44,7 +44,8 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def prepare_data_root(profile: Profile, data_root: Path | None, log=print) -> Path:
+def prepare_data_root(profile: Profile, data_root: Path | None, log=print,
+                      need_masks: bool = False) -> Path:
     """The data a run uses: the user's, or the embedded synthetic set (made on first use)."""
     if data_root is None:
         if profile.needs_data_root:
@@ -57,7 +58,7 @@ def prepare_data_root(profile: Profile, data_root: Path | None, log=print) -> Pa
             log(f"making the synthetic data set in {data_root}")
         make_synthetic(data_root)
     data_root = Path(data_root).expanduser().resolve()
-    check_data_root(data_root, known_classes=coco_classes())
+    check_data_root(data_root, known_classes=coco_classes(), need_masks=need_masks)
     return data_root
 
 
