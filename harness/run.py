@@ -292,6 +292,9 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
             "producer": row.proposals_from, "checkpoint_sha256": proposals.checkpoint_sha256,
             "files": proposals.files},
         "iterations": outcome.get("iterations"),
+        # inference time per image on this run's device (a number for the record on a CPU)
+        "runtime": dict(outcome["runtime"], device=env_info.get("device"))
+        if outcome.get("runtime") else None,
         "resumed": bool(outcome.get("resumed_from_iteration")),
         "resumed_from_iteration": outcome.get("resumed_from_iteration"),
         "images_per_batch": per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),

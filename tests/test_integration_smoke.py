@@ -67,6 +67,10 @@ def test_record_provenance(smoke_run):
     ann = rec["data"]["annotations"]
     assert set(ann) == {"train", "test"} and all(len(a["sha256_16"]) == 16 for a in ann.values())
     assert (Path(rec["work_dir"]) / "iter_8.pth").exists()
+    rt = rec["runtime"]        # measured by MMEngine's test-loop timer, warm-up excluded
+    assert rt["device"] == "cpu" and rt["batch_size"] == 1 and rt["warmup_iterations_excluded"] == 2
+    assert rt["images_timed"] == 6                                     # 8 val images - 2 warm-up
+    assert rt["seconds_per_image"] > rt["seconds_per_image_model_only"] > 0
 
 
 def test_rerun_does_nothing_unless_forced(smoke_run):
