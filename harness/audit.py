@@ -140,7 +140,39 @@ DETECTOR = COMMON + [
             lambda c, r: "bbox AP (pycocotools)" if c.test_evaluator.get("metric") == "bbox"
             else c.test_evaluator.get("metric")),
 ]
-SETTINGS = {"proposals": RPN, "detection": DETECTOR}
+# Table 6 (segmentation proposals, Appendix A). Rows: (a) 5x5 MLP only, (b) 7x7 only, (c) both,
+# (d) = (c) with 28x28 masks, (e) = (d) with the schedule doubled.
+def _segment_metric(cfg) -> str:
+    ev = cfg.test_evaluator
+    return "segment AR (pycocotools, class-agnostic)" if ev.get("type") == "SegmentProposalMetric" \
+        else ev.get("type")
+
+
+SEGMENT = [
+    Setting("input shorter side (px)", "A", lambda r: [800], lambda c, r: _resize_short_sides(c)),
+    Setting("images per GPU (x8 GPUs = 16)", "A", lambda r: 2,
+            lambda c, r: c.train_dataloader.batch_size),
+    Setting("learning rate", "A", lambda r: 0.03, lambda c, r: c.optim_wrapper.optimizer.lr),
+    *COMMON[3:],
+    Setting("schedule (iterations per LR)", "A, Table 6(e)",
+            lambda r: "120k + 40k" if r.letter == "e" else "60k + 20k", lambda c, r: _schedule(c)),
+    Setting("feature channels d", "A", lambda r: 128, lambda c, r: c.model.neck.out_channels),
+    Setting("pyramid levels", "A", lambda r: "P2-P6",
+            lambda c, r: "P2-P6" if c.model.neck.num_outs == 5 and
+            c.model.neck.get("start_level", 0) == 0 else f"{c.model.neck.num_outs} levels"),
+    Setting("MLPs", "6, A", lambda r: {"a": ["5x5"], "b": ["7x7"]}.get(r.letter, ["5x5", "7x7"]),
+            lambda c, r: list(c.model.head.mlps)),
+    Setting("mask output size", "6, A", lambda r: 28 if r.letter in ("d", "e") else 14,
+            lambda c, r: c.model.head.mask_size),
+    Setting("samples per image (positive fraction)", "A", lambda r: (128, 0.25),
+            lambda c, r: (c.model.train_cfg.samples_per_image, c.model.train_cfg.pos_fraction)),
+    Setting("mask loss weight", "A", lambda r: 10.0, lambda c, r: c.model.head.mask_loss_weight),
+    Setting("proposals per image at test", "A", lambda r: 1000,
+            lambda c, r: c.model.test_cfg.max_per_img),
+    Setting("metric", "6", lambda r: "segment AR (pycocotools, class-agnostic)",
+            lambda c, r: _segment_metric(c)),
+]
+SETTINGS = {"proposals": RPN, "detection": DETECTOR, "segment_proposals": SEGMENT}
 
 
 @dataclass

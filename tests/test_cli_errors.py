@@ -102,3 +102,17 @@ def test_bad_launch_options_are_one_line(capsys, isolated_outputs):
     check_one_line_error(capsys, ["run", "table1.c", "--profile", "smoke", "--seeds", "0"],
                          "--seeds must be at least 1")
     assert not records_under(isolated_outputs)
+
+
+def test_table6_on_data_without_masks_stops_before_training(capsys, synth_root, tmp_path, isolated_outputs):
+    root = Path(shutil.copytree(synth_root, tmp_path / "data"))
+    for split in ("train2017", "val2017"):
+        ann = root / "annotations" / f"instances_{split}.json"
+        data = json.loads(ann.read_text())
+        for a in data["annotations"]:
+            a.pop("segmentation", None)
+        ann.write_text(json.dumps(data))
+    check_one_line_error(capsys, ["run", "table6.c", "--profile", "smoke", "--data-root", str(root)],
+                         "mask", "instances_train2017.json")
+    assert not records_under(isolated_outputs)
+    assert not (isolated_outputs / "results" / "runs").exists()      # nothing started
