@@ -88,6 +88,7 @@ def _cmd_run(args) -> int:
 
 
 # The paper's training times (Sec. 5.1, 5.2): ~8 h for an RPN and ~10 h for a Fast R-CNN, on 8 GPUs.
+# Sec. 6 (segment proposals) states no training time: such rows show "?" and are not totalled.
 PAPER_GPU_HOURS = {"proposals": 8 * 8, "detection": 10 * 8}
 
 
@@ -98,17 +99,22 @@ def render_plan(steps, profile, launch, seeds: int) -> str:
     lines = [f"plan: {len(steps)} rows x {seeds} seed(s), profile {profile.name}, launcher "
              f"{launch.launcher} x{launch.processes}",
              f"  {'#':>3}  {'row':10} {'needs':22} {'GPU-h (paper schedule)':>22}  name"]
-    total = 0.0
+    total, unknown = 0.0, 0
     for i, step in enumerate(steps, 1):
         row = step.row
         needs = ", ".join(f"{d} ({'proposals' if d == row.proposals_from else 'same run'})"
                           for d in (row.proposals_from, row.same_as) if d) or "-"
-        hours = 0.0 if row.same_as else PAPER_GPU_HOURS[tables[row.table].task]
-        total += hours * seeds
-        lines.append(f"  {i:>3}  {row.id:10} {needs:22} {hours:>22.0f}  {row.name}"
+        hours = 0.0 if row.same_as else PAPER_GPU_HOURS.get(tables[row.table].task)
+        if hours is None:
+            unknown += 1
+        else:
+            total += hours * seeds
+        shown = "?" if hours is None else f"{hours:.0f}"
+        lines.append(f"  {i:>3}  {row.id:10} {needs:22} {shown:>22}  {row.name}"
                      + ("" if step.requested else "  (dependency)"))
     lines.append(f"estimated {total:.0f} GPU-hours for the paper profile (~{total / 8:.0f} h on "
-                 f"8 GPUs; proposal dumps not counted)"
+                 f"8 GPUs; proposal dumps not counted"
+                 + (f"; {unknown} row(s) without a published training time not counted)" if unknown else ")")
                  + ("" if profile.name == "paper" else f"; the {profile.name} profile takes minutes on a CPU"))
     return "\n".join(lines)
 
@@ -142,11 +148,13 @@ def _cmd_report(args) -> int:
     from .report import write_report
     from .store import Store
     store = Store(Path(args.results) if args.results else results_dir())
-    text, path, problems = write_report(store, reports_dir(), args.name)
+    written = write_report(store, reports_dir(), args.name, tolerance=args.tolerance)
+    text, path, problems = written
     for p in problems:
         print(f"harness: warning: {p}", file=sys.stderr)
     print(text)
-    print(f"report written to {path}")
+    print(f"report written to {path}" + (f" and {written.pdf}" if written.pdf else "")
+          + (f"; tidy results in {written.csv}" if written.csv else ""))
     return 0
 
 
@@ -214,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="compare results with the published numbers")
     rep.add_argument("--name", default="fpn_reproduction", help="reports/<name>.md")
     rep.add_argument("--results", help="results store (default: results/)")
+    rep.add_argument("--tolerance", type=float, default=0.5, metavar="POINTS",
+                     help="a measured number within this many points of the published one "
+                          "reproduces it (default 0.5)")
     rep.set_defaults(func=_cmd_report)
 
     data = sub.add_parser("data", help="make data sets").add_subparsers(

@@ -8,6 +8,7 @@ Layout (under results/, or $FPN_REPRO_RESULTS):
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -19,21 +20,29 @@ RECORD_SCHEMA = 1
 RECORD_NAME = "record.json"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + rename: readers never see half a file."""
+@contextlib.contextmanager
+def atomic_file(path: Path):
+    """Yield a temp path in path's folder; on success it replaces path (readable by all, as
+    an ordinary file would be), on failure it is removed: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        os.chmod(tmp, 0o644)   # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

@@ -85,7 +85,8 @@ def test_report_shows_measured_beside_published(smoke_run):
     proc = run_cli("report", "--name", "t", env=smoke_run["env"])
     assert proc.returncode == 0, proc.stderr
     rec = smoke_run["record"]
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("| (c) FPN")]
+    table1 = proc.stdout.split("### Table 1.")[1].split("### Table 2.")[0]   # 2(c), 3(c) are "(c) FPN" too
+    line = [ln for ln in table1.splitlines() if ln.startswith("| (c) FPN")]
     assert len(line) == 1
     for col, published in zip(T1.metrics, (44.0, 56.3, 44.9, 63.4, 66.2)):
         v = rec["metrics"][col]
@@ -93,7 +94,8 @@ def test_report_shows_measured_beside_published(smoke_run):
             f"{published:.1f} / {v:.1f} / {v - published:+.1f}"
         assert expected in line[0], (col, line[0])
     assert "smoke: pipeline check, not a reproduction" in line[0]
-    assert "36.1 / not run" in proc.stdout      # 1(a): runnable, no result in this store
+    assert "smoke (not judged)" in line[0]      # a smoke number is never called a reproduction
+    assert "36.1 / not run" in table1           # 1(a): runnable, no result in this store
     report = Path(smoke_run["env"]["FPN_REPRO_REPORTS"]) / "t.md"
     assert line[0] in report.read_text()
 
