@@ -18,6 +18,31 @@ from .rows import Row, load_tables
 FEATURE_STRIDES = {"C4": [16], "C5": [32], "{P_k}": [4, 8, 16, 32, 64], "P2": [4]}
 PROPOSAL_SOURCE = {"RPN, {P_k}": "table1.c", "RPN, C4": "table1.a", "RPN, C5": "table1.b"}
 PAPER_GPUS = 8  # Sec. 5.1, 5.2: synchronized SGD on 8 GPUs
+# Rows of Tables 4-5 (and the 4-step steps) have no Table 1/2 columns: they are full FPN models.
+ROW_DEFAULTS = {"feature": "{P_k}", "lateral": True, "top_down": True, "head": "2fc", "anchors": "200k"}
+# Whose proposals the rows without a "proposals" column train and test on.
+PRODUCERS = {"table5.r50_no": "table1.c", "table4.ours": "table5.r101_rpn", "table5.r101_no": "table5.r101_rpn",
+             "table5.r50_step4": "table5.r50_step3", "table5.r101_step4": "table5.r101_step3"}
+
+
+def col(row: Row, key: str):
+    """A row's column value, or the full-FPN default for rows that do not state it."""
+    value = row.columns.get(key)
+    return ROW_DEFAULTS.get(key) if value is None else value
+
+
+def _expected_producer(row: Row) -> str | None:
+    return PROPOSAL_SOURCE[row.columns["proposals"]] if row.columns.get("proposals") \
+        else PRODUCERS.get(row.id)
+
+
+def _frozen(cfg) -> str:
+    """Steps 3-4 of the 4-step training keep backbone and FPN fixed (Ren et al. [29])."""
+    backbone = cfg.model.backbone.get("frozen_stages", -1) >= 4
+    keys = (cfg.optim_wrapper.get("paramwise_cfg") or {}).get("custom_keys") or {}
+    neck = keys.get("neck", {}).get("lr_mult", 1) == 0 and keys.get("neck", {}).get("decay_mult", 1) == 0
+    return "frozen" if backbone and neck else "trained" if not (backbone or neck) else \
+        f"backbone {'frozen' if backbone else 'trained'}, FPN {'frozen' if neck else 'trained'}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +93,7 @@ def _pipeline_proposals(cfg, loader: str):
 
 
 def _is_conv5(row: Row) -> bool:
-    return row.columns.get("head") == "conv5"
+    return col(row, "head") == "conv5"
 
 
 COMMON = [
@@ -79,20 +104,25 @@ COMMON = [
     Setting("weight decay", "5.1/5.2", lambda r: 0.0001,
             lambda c, r: c.optim_wrapper.optimizer.weight_decay),
     Setting("momentum", "5.1/5.2", lambda r: 0.9, lambda c, r: c.optim_wrapper.optimizer.momentum),
+    Setting("backbone", "5, 5.2.2-5.2.3", lambda r: "ResNet-101" if "ResNet-101" in
+            (str(r.columns.get("backbone")), r.name.split(",")[0].split(" FPN")[0]) else "ResNet-50",
+            lambda c, r: f"ResNet-{c.model.backbone.depth}"),
+    Setting("backbone + FPN", "5.2.2; [29] steps 3-4",
+            lambda r: "frozen" if r.step and r.init_from else "trained", lambda c, r: _frozen(c)),
 ]
 RPN = COMMON + [
     Setting("schedule (iterations per LR)", "5.1", lambda r: "30k + 10k", lambda c, r: _schedule(c)),
-    Setting("feature strides", "4.1, 5.1.1", lambda r: FEATURE_STRIDES[r.columns["feature"]],
+    Setting("feature strides", "4.1, 5.1.1", lambda r: FEATURE_STRIDES[col(r, "feature")],
             lambda c, r: list(c.model.rpn_head.anchor_generator.strides)),
-    Setting("lateral, top-down", "Table 1", lambda r: (r.columns["lateral"], r.columns["top_down"]),
+    Setting("lateral, top-down", "Table 1", lambda r: (col(r, "lateral"), col(r, "top_down")),
             lambda c, r: _lateral_top_down(c)),
-    Setting("feature channels d", "3", lambda r: 256 if r.columns["feature"] in ("{P_k}", "P2") else None,
+    Setting("feature channels d", "3", lambda r: 256 if col(r, "feature") in ("{P_k}", "P2") else None,
             lambda c, r: c.model.neck.out_channels if c.model.get("neck") else None),
     Setting("anchor sizes (px)", "4.1, 5.1.1", lambda r: [32, 64, 128, 256, 512],
             lambda c, r: _anchor_sizes(c)),
     Setting("anchor aspect ratios", "4.1", lambda r: [0.5, 1.0, 2.0],
             lambda c, r: list(c.model.rpn_head.anchor_generator.ratios)),
-    Setting("#anchors per image", "Table 1", lambda r: r.columns["anchors"],
+    Setting("#anchors per image", "Table 1", lambda r: col(r, "anchors"),
             lambda c, r: humanize(count_anchors(c))),
     Setting("positive / negative IoU", "4.1", lambda r: (0.7, 0.3),
             lambda c, r: (c.model.train_cfg.rpn.assigner.pos_iou_thr,
@@ -108,13 +138,13 @@ RPN = COMMON + [
             else c.test_evaluator.get("metric")),
 ]
 DETECTOR = COMMON + [
-    Setting("schedule (iterations per LR)", "5.2", lambda r: "60k + 20k", lambda c, r: _schedule(c)),
-    Setting("proposals from", "5.2.1, 5.2.2", lambda r: PROPOSAL_SOURCE[r.columns["proposals"]],
-            lambda c, r: r.proposals_from),
+    Setting("schedule (iterations per LR)", "5.2, 5.2.3",
+            lambda r: "120k + 40k" if r.schedule == "2x" else "60k + 20k", lambda c, r: _schedule(c)),
+    Setting("proposals from", "5.2.1, 5.2.2", _expected_producer, lambda c, r: r.proposals_from),
     Setting("RoI features from strides", "4.2, 5.2.1",
-            lambda r: [s for s in FEATURE_STRIDES[r.columns["feature"]] if s != 64],
+            lambda r: [s for s in FEATURE_STRIDES[col(r, "feature")] if s != 64],
             lambda c, r: _roi_strides(c)),
-    Setting("lateral, top-down", "Table 2", lambda r: (r.columns["lateral"], r.columns["top_down"]),
+    Setting("lateral, top-down", "Table 2", lambda r: (col(r, "lateral"), col(r, "top_down")),
             lambda c, r: _lateral_top_down(c)),
     Setting("RoI operation", "4.2, 5.2.1", lambda r: "RoI pooling",
             lambda c, r: "RoI pooling" if c.model.roi_head.bbox_roi_extractor.roi_layer.type in
@@ -127,7 +157,7 @@ DETECTOR = COMMON + [
                   if c.model.roi_head.bbox_head.type == "Shared2FCBBoxHead"
                   else c.model.roi_head.bbox_head.type)),
     Setting("RoI level mapping (Eq. 1, k0 = 4)", "4.2",
-            lambda r: "k0=4" if len(FEATURE_STRIDES[r.columns["feature"]]) > 1 else "single level",
+            lambda r: "k0=4" if len(FEATURE_STRIDES[col(r, "feature")]) > 1 else "single level",
             lambda c, r: ("k0=4" if c.model.roi_head.bbox_roi_extractor.finest_scale == 56
                           else f"finest_scale={c.model.roi_head.bbox_roi_extractor.finest_scale}")
             if len(_roi_strides(c)) > 1 else "single level"),
@@ -155,7 +185,7 @@ SEGMENT = [
     Setting("learning rate", "A", lambda r: 0.03, lambda c, r: c.optim_wrapper.optimizer.lr),
     *COMMON[3:],
     Setting("schedule (iterations per LR)", "A, Table 6(e)",
-            lambda r: "120k + 40k" if r.letter == "e" else "60k + 20k", lambda c, r: _schedule(c)),
+            lambda r: "120k + 40k" if r.schedule == "2x" else "60k + 20k", lambda c, r: _schedule(c)),
     Setting("feature channels d", "A", lambda r: 128, lambda c, r: c.model.neck.out_channels),
     Setting("pyramid levels", "A", lambda r: "P2-P6",
             lambda c, r: "P2-P6" if c.model.neck.num_outs == 5 and
@@ -172,7 +202,15 @@ SEGMENT = [
     Setting("metric", "6", lambda r: "segment AR (pycocotools, class-agnostic)",
             lambda c, r: _segment_metric(c)),
 ]
-SETTINGS = {"proposals": RPN, "detection": DETECTOR, "segment_proposals": SEGMENT}
+# Table 5 "yes": one Faster R-CNN merged from steps 3 and 4, tested only (Sec. 5.2.2).
+_names = ("feature strides", "anchor sizes (px)", "anchor aspect ratios", "proposals per image at test")
+_detector = ("RoI features from strides", "RoI operation", "RoI output size", "head",
+             "RoI level mapping (Eq. 1, k0 = 4)", "metric")
+MERGED = [COMMON[0], COMMON[5],
+          Setting("one backbone + FPN for both heads", "5.2.2", lambda r: "shared (FasterRCNN)",
+                  lambda c, r: "shared (FasterRCNN)" if c.model.type == "FasterRCNN" else c.model.type),
+          *[s for s in RPN if s.name in _names], *[s for s in DETECTOR if s.name in _detector]]
+SETTINGS = {"proposals": RPN, "detection": DETECTOR, "segment_proposals": SEGMENT, "merged": MERGED}
 
 
 @dataclass
@@ -203,7 +241,7 @@ def audit_row(row: Row, data_root: Path = Path("/data/coco"), with_smoke: bool =
         if with_smoke else None
     deviations = dict(paper_cfg.get("paper_deviations", {}) or {})
     out = []
-    for s in SETTINGS[table.task]:
+    for s in SETTINGS["merged" if row.merge else row.task or table.task]:
         expected, actual = s.expected(row), _safe(s.actual, paper_cfg, row)
         if isinstance(actual, tuple) and isinstance(expected, list):
             actual = list(actual)
@@ -228,9 +266,9 @@ def render(findings: list[Finding]) -> str:
         if f.row != current:
             current = f.row
             lines.append(f"\n{f.row}")
-            lines.append(f"  {'setting':36} {'sec.':11} {'paper':26} {'config (paper profile)':26} "
+            lines.append(f"  {'setting':36} {'sec.':21} {'paper':26} {'config (paper profile)':26} "
                          f"{'verdict':10} smoke overlay")
         smoke = "" if f.smoke is None else f"{f.smoke}"
-        lines.append(f"  {f.setting:36} {f.section:11} {str(f.paper):26} {str(f.config):26} "
+        lines.append(f"  {f.setting:36} {f.section:21} {str(f.paper):26} {str(f.config):26} "
                      f"{f.verdict:10} {smoke}".rstrip())
     return "\n".join(lines).lstrip("\n")

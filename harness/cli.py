@@ -47,7 +47,7 @@ def _targets(args) -> list[str]:
 def _cmd_run(args) -> int:
     from .paths import results_dir
     from .profiles import get_profile
-    from .rows import load_tables, resolve
+    from .rows import get_row, load_tables, resolve
     from .run import RunOptions, execute, plan, prepare_data_root
     from .store import Store
 
@@ -75,7 +75,9 @@ def _cmd_run(args) -> int:
     for rec in results:
         label = f"{rec['row']} [{rec['profile']}, seed {rec.get('seed', args.seed)}]"
         if rec["status"] == "done":
-            cols = load_tables()[rec["table"]].metrics
+            row = get_row(rec["row"])
+            cols = [k for k in ("coco/AR@1000", "coco/bbox_mAP_50", "coco/bbox_mAP")
+                    if k in rec["metrics"]] if row.step else load_tables()[rec["table"]].local_metrics
             shown = ", ".join(f"{k} {rec['metrics'][k]:.1f}" if rec["metrics"].get(k) is not None
                               else f"{k} n/a" for k in cols)
             print(f"  {label}: {shown}")
@@ -92,25 +94,35 @@ def _cmd_run(args) -> int:
 PAPER_GPU_HOURS = {"proposals": 8 * 8, "detection": 10 * 8}
 
 
+def _dependency_kind(row, dep: str) -> str:
+    if dep == row.same_as:
+        return "same run"
+    if dep in row.merge.values():
+        return "merged " + next(part for part, d in row.merge.items() if d == dep)
+    return "proposals" if dep == row.proposals_from and dep != row.init_from else "init"
+
+
 def render_plan(steps, profile, launch, seeds: int) -> str:
     """The sweep's DAG without running it (no torch import: it must answer in under a second)."""
     from .rows import load_tables
     tables = load_tables()
     lines = [f"plan: {len(steps)} rows x {seeds} seed(s), profile {profile.name}, launcher "
              f"{launch.launcher} x{launch.processes}",
-             f"  {'#':>3}  {'row':10} {'needs':22} {'GPU-h (paper schedule)':>22}  name"]
+             f"  {'#':>3}  {'row':17} {'needs':66} {'GPU-h (paper schedule)':>22}  name"]
     total, unknown = 0.0, 0
     for i, step in enumerate(steps, 1):
         row = step.row
-        needs = ", ".join(f"{d} ({'proposals' if d == row.proposals_from else 'same run'})"
-                          for d in (row.proposals_from, row.same_as) if d) or "-"
-        hours = 0.0 if row.same_as else PAPER_GPU_HOURS.get(tables[row.table].task)
+        needs = ", ".join(f"{d} ({_dependency_kind(row, d)})" for d in row.deps) or "-"
+        hours = 0.0 if row.same_as or row.merge else \
+            PAPER_GPU_HOURS.get(row.task or tables[row.table].task)
+        if hours and row.schedule == "2x":
+            hours *= 2
         if hours is None:
             unknown += 1
         else:
             total += hours * seeds
         shown = "?" if hours is None else f"{hours:.0f}"
-        lines.append(f"  {i:>3}  {row.id:10} {needs:22} {shown:>22}  {row.name}"
+        lines.append(f"  {i:>3}  {row.id:17} {needs:66} {shown:>22}  {row.name}"
                      + ("" if step.requested else "  (dependency)"))
     lines.append(f"estimated {total:.0f} GPU-hours for the paper profile (~{total / 8:.0f} h on "
                  f"8 GPUs; proposal dumps not counted"

@@ -171,7 +171,9 @@ def config_hash(cfg) -> str:
     """Identity of the experiment: the resolved config minus where it runs and writes."""
     from mmengine.config import Config
     c = Config(cfg.to_dict())
-    for key in ("work_dir", "data_root"):
+    # load_from is a path in the store; the checkpoint's sha256 (init_from / merged_from) is what
+    # identifies it.
+    for key in ("work_dir", "data_root", "load_from"):
         c.pop(key, None)
     text = c.pretty_text
     text = text.replace(str(cfg.get("data_root", "")), "<data_root>/")

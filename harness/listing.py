@@ -52,5 +52,12 @@ def render_list(store: Store, table_ids: list[str] | None = None) -> str:
         widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
         for r in [head, *body]:
             lines.append("  " + "  ".join(str(x).ljust(w) for x, w in zip(r, widths)).rstrip())
+        if table.steps:
+            lines.append("  steps (run as dependencies, not in the paper's table):")
+            for step in table.steps.values():
+                needs = ", ".join(step.deps)
+                lines.append(f"    {step.id}  {step.name}  [{step.config}"
+                             + (f"; needs {needs}" if needs else "") + "]  "
+                             + (", ".join(results.get(step.id, [])) or "none"))
         lines.append("")
     return "\n".join(lines).rstrip()

@@ -95,7 +95,7 @@ def table_bars(table: Table, groups: dict) -> Figure | None:
     per_row = [list(groups.get(r.id, {}).values()) for r in rows]
     if not any(g.done for gs in per_row for g in gs):
         return None
-    metrics = list(table.metrics)
+    metrics = table.local_metrics
     fig = _page(f"{table.id}: published vs measured, per row",
                 f"{table.title}. Error bars: std over seeds where a row has several runs. "
                 "Hatched bars are non-reproduction profiles (smoke): a pipeline check, "

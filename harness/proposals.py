@@ -18,7 +18,23 @@ from .store import Store, write_json_atomic
 
 # Sec. 5.2: "We use 2000 RoIs per image for training and 1000 for testing."
 SPLIT_PROPOSALS = {"train2017": 2000, "val2017": 1000}
+# COCO test-dev (image list only, scored by the COCO server): dumped too when the data root has it,
+# so that Table 4's detector can write its test-dev result file.
+TEST_DEV = "test-dev2017"
+TEST_DEV_ANN, TEST_DEV_IMAGES = "annotations/image_info_test-dev2017.json", "test2017/"
 MANIFEST = "manifest.json"
+
+
+def has_test_dev(data_root: Path) -> bool:
+    return (Path(data_root) / TEST_DEV_ANN).is_file() and (Path(data_root) / TEST_DEV_IMAGES).is_dir()
+
+
+def splits(data_root: Path) -> dict[str, tuple[str, str, int]]:
+    """split -> (annotation file relative to the data root, image folder, proposals per image)."""
+    out = {s: (f"annotations/instances_{s}.json", f"{s}/", n) for s, n in SPLIT_PROPOSALS.items()}
+    if has_test_dev(data_root):
+        out[TEST_DEV] = (TEST_DEV_ANN, TEST_DEV_IMAGES, SPLIT_PROPOSALS["val2017"])
+    return out
 
 
 def file_sha256(path: Path) -> str:
@@ -56,12 +72,12 @@ def check(store: Store, producer_id: str, profile: str, seed: int, data_root: Pa
         return ProposalState("stale", f"{producer_id}'s checkpoint changed since its proposals "
                              "were dumped", {})
     files = {}
-    for split in SPLIT_PROPOSALS:
+    for split, (ann_rel, _, _) in splits(data_root).items():
         entry = manifest.get("splits", {}).get(split, {})
         path = folder / f"{split}.pkl"
         if not path.exists():
             return ProposalState("missing", f"{path} is missing", {})
-        ann = Path(data_root) / "annotations" / f"instances_{split}.json"
+        ann = Path(data_root) / ann_rel
         if entry.get("annotations_sha256_16") != annotation_fingerprint(ann):
             return ProposalState("stale", f"{path} was dumped for other annotations than {ann}", {})
         if entry.get("sha256") != file_sha256(path):
@@ -87,20 +103,21 @@ def dump(store: Store, producer_id: str, profile: str, seed: int, data_root: Pat
     log(f"{producer_id} [{profile}]: dumping proposals (train {SPLIT_PROPOSALS['train2017']}, "
         f"val {SPLIT_PROPOSALS['val2017']} per image) from {Path(ckpt).name}")
     rc = launch(cmd, folder / "dump.log", f"{producer_id} [{profile}] dump")
-    missing = [s for s in SPLIT_PROPOSALS if not (folder / f"{s}.pkl").exists()]
+    wanted = splits(data_root)
+    missing = [s for s in wanted if not (folder / f"{s}.pkl").exists()]
     if rc != 0 or missing:
         raise HarnessError(f"dumping {producer_id}'s proposals failed (exit code {rc}); "
                            f"see {folder / 'dump.log'}")
-    splits = {}
-    for split, n in SPLIT_PROPOSALS.items():
-        ann = Path(data_root) / "annotations" / f"instances_{split}.json"
-        splits[split] = {"file": f"{split}.pkl", "max_per_image": n,
-                         "sha256": file_sha256(folder / f"{split}.pkl"),
-                         "annotations": str(ann), "annotations_sha256_16": annotation_fingerprint(ann)}
+    entries = {}
+    for split, (ann_rel, _, n) in wanted.items():
+        ann = Path(data_root) / ann_rel
+        entries[split] = {"file": f"{split}.pkl", "max_per_image": n,
+                          "sha256": file_sha256(folder / f"{split}.pkl"),
+                          "annotations": str(ann), "annotations_sha256_16": annotation_fingerprint(ann)}
     write_json_atomic(folder / MANIFEST, {"producer": producer_id, "profile": profile, "seed": seed,
                                           "checkpoint": ckpt,
                                           "checkpoint_sha256": rec.get("checkpoint_sha256"),
-                                          "splits": splits})
+                                          "splits": entries})
     state = check(store, producer_id, profile, seed, data_root)
     assert state.status == "fresh", state
     return state
@@ -109,7 +126,7 @@ def dump(store: Store, producer_id: str, profile: str, seed: int, data_root: Pat
 def dump_in_worker(cfg, out_dir: Path, checkpoint: str) -> None:
     """Worker side: test the RPN on each split with DumpProposals (runs in harness.worker)."""
     from mmengine.runner import Runner
-    for split, n in SPLIT_PROPOSALS.items():
+    for split, (ann_rel, images, n) in splits(Path(cfg.data_root)).items():
         c = cfg.copy()
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler",
                     "val_dataloader", "val_cfg", "val_evaluator"):
@@ -120,8 +137,8 @@ def dump_in_worker(cfg, out_dir: Path, checkpoint: str) -> None:
         c.experiment_name = f"dump_{split}"
         c.model.test_cfg.rpn.max_per_img = n
         ds = c.test_dataloader.dataset
-        ds.ann_file = f"annotations/instances_{split}.json"
-        ds.data_prefix = dict(img=f"{split}/")
+        ds.ann_file = ann_rel
+        ds.data_prefix = dict(img=images)
         tmp_name = f".{split}.{os.getpid()}.tmp.pkl"
         c.test_evaluator = dict(type="DumpProposals", output_dir=str(out_dir),
                                 proposals_file=tmp_name, num_max_proposals=n)

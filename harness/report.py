@@ -26,6 +26,8 @@ from .tidy import TIDY_COLUMNS, tidy_rows, write_tidy_csv  # noqa: F401  (public
 DEFAULT_TOLERANCE = 0.5
 PAPER_GPUS, PAPER_BATCH = 8, 16
 TITLE = "FPN reproduction report"
+# A column only the COCO evaluation server scores (Table 4's test-dev): never a local measurement.
+SERVER = "COCO server only"
 
 
 # ---- cells ----------------------------------------------------------------------------------
@@ -137,8 +139,9 @@ def table_blocks(table: Table, groups: dict, tol: float, others: Others | None =
             status = "literature" if row.literature else ("not run" if row.runnable else
                                                           "not runnable yet")
             shade = "literature" if row.literature else "not_run"
-            cells = [f"{_num(row.published[m])} / {status}" if row.published[m] is not None
-                     else "-" for m in metrics]
+            cells = [f"{_num(row.published[m])} / "
+                     f"{status if table.metrics[m] or row.literature else SERVER}"
+                     if row.published[m] is not None else "-" for m in metrics]
             add(row.id, label, cols, cells, [shade] * len(metrics), "-", "-", status)
             continue
         for g in gs:
@@ -160,8 +163,21 @@ def table_blocks(table: Table, groups: dict, tol: float, others: Others | None =
                 continue
             if failed:
                 status += f"; {len(failed)} of {len(g.records)} runs failed"
+            merged = next((r["merged_from"] for r in g.done if r.get("merged_from")), None)
+            if merged:
+                status += "; one model merged from " + " + ".join(   # rpn first, as trained
+                    f"{part} of {merged[part]['row']}" for part in sorted(merged, reverse=True))
+            test_dev = [r["test_dev"]["result_file"] for r in g.done
+                        if isinstance(r.get("test_dev"), dict)]
+            if test_dev:
+                status += f"; test-dev results for the COCO server: {test_dev[-1]}"
             cells, cell_shades = [], []
             for m in metrics:
+                if not table.metrics[m]:
+                    pub = row.published[m]
+                    cells.append("-" if pub is None else f"{_num(pub)} / {SERVER}")
+                    cell_shades.append(None)
+                    continue
                 c = g.cell(m)
                 words, shade = cell_verdict(row.published[m], c, g, tol)
                 cells.append(_cell_text(row.published[m], c, words))
@@ -293,7 +309,7 @@ def _summary(records, groups, tables, results, tol, problems) -> list:
             if row.literature:
                 continue
             g = next((g for g in groups.get(row.id, {}).values() if g.judged), None)
-            for m in t.metrics:
+            for m in t.local_metrics:
                 if row.published[m] is None:
                     continue
                 words, _ = cell_verdict(row.published[m], g.cell(m) if g else None, g, tol) \
@@ -347,6 +363,8 @@ def _usable(records: list[dict], tables: dict[str, Table]) -> tuple[list[dict], 
     good, problems = [], []
     for r in records:
         tid, _, letter = r["row"].partition(".")
+        if tid in tables and letter in tables[tid].steps:
+            continue   # a 4-step intermediate model: in the tidy CSV, not in the paper's tables
         if tid not in tables or letter not in tables[tid].rows:
             problems.append(f"skipped record {r.get('_path', r['row'])}: row '{r['row']}' is not "
                             "in published.yaml")
@@ -366,6 +384,7 @@ def write_report(store: Store, reports_dir: Path, name: str, *,
         raise HarnessError(f"tolerance must be a number >= 0 (points), got {tolerance!r}")
     reports_dir = Path(reports_dir)
     records, bad = store.scan()
+    scanned = records   # the tidy CSV also keeps runs the tables do not show (4-step steps)
     problems = [f"skipped unreadable record {b.path}: {b.reason}" for b in bad]
     tables = load_tables()
     records, unknown = _usable(records, tables)
@@ -424,5 +443,5 @@ def write_report(store: Store, reports_dir: Path, name: str, *,
         from .pdf import write_pdf
         pdf_path = write_pdf(blocks, reports_dir / f"{name}.pdf", f"{TITLE} ({name})")
     csv_path = store.root / "results.csv"
-    write_tidy_csv(records, csv_path, tolerance)
+    write_tidy_csv(scanned, csv_path, tolerance)
     return Written(text, path, problems, pdf_path, csv_path, [fb.path for fb in figures])

@@ -22,7 +22,8 @@ from .data.validate import annotation_fingerprint, check_data_root
 from .errors import HarnessError
 from .paths import ROOT, synthetic_data_dir
 from .profiles import Profile
-from .proposals import ProposalState, check, dump, file_sha256
+from .four_step import merge_checkpoints, producer_checkpoint
+from .proposals import TEST_DEV, ProposalState, check, dump, file_sha256
 from .launch import Launch, command
 from .locks import row_lock
 from .rows import Row, get_row, load_tables
@@ -169,10 +170,16 @@ def _read_outcome(run_dir: Path, rc: int) -> dict:
     return outcome
 
 
-def _paper_metrics(table, raw: dict) -> tuple[dict, list, str | None]:
-    """The table's columns in percent; CocoMetric's -1 (no objects of a size) becomes None."""
+def _paper_metrics(table, raw: dict, row: Row | None = None) -> tuple[dict, list, str | None]:
+    """The table's columns in percent; CocoMetric's -1 (no objects of a size) becomes None.
+    A step row (not in the paper's table) keeps every key its evaluator reported."""
+    if row is not None and row.step:
+        return ({k: round(100.0 * v, 4) for k, v in raw.items() if v >= 0},
+                sorted(k for k, v in raw.items() if v < 0), None)
     metrics, na = {}, []
     for col, key in table.metrics.items():
+        if key is None:      # scored by the COCO server only (Table 4's test-dev columns)
+            continue
         if key not in raw:
             return {}, [], f"the evaluator reported no '{key}' (got {sorted(raw)})"
         if raw[key] < 0:
@@ -221,8 +228,23 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
     if proposals is not None:
         cfg.train_dataloader.dataset.proposal_file = proposals.files["train2017"]
         cfg.test_dataloader.dataset.proposal_file = proposals.files["val2017"]
+        if cfg.get("test_dev") is not None and TEST_DEV in proposals.files:
+            cfg.test_dev.proposal_file = proposals.files[TEST_DEV]
         # In the config (and so in its hash): a detector on other proposals is another run.
         cfg.proposals_checkpoint_sha256 = proposals.checkpoint_sha256
+    # Checkpoints from other rows (4-step training): by sha256 in the config, so in its hash.
+    sources = {}
+    if row.init_from:
+        cfg.load_from, sha = producer_checkpoint(store, row.init_from, profile.name, opts.seed)
+        cfg.init_from = dict(row=row.init_from, checkpoint_sha256=sha)
+    if row.merge:
+        merged_from = {}
+        for part, source in row.merge.items():
+            sources[part], sha = producer_checkpoint(store, source, profile.name, opts.seed)
+            merged_from[part] = dict(row=source, checkpoint_sha256=sha)
+        cfg.merged_from = merged_from
+        cfg.harness_test_only = True     # the worker tests the merged model, never trains it
+        cfg.load_from = str(run_dir / "merged.pth")
     if opts.cfg_options:
         cfg.merge_from_dict(opts.cfg_options)
     chash = config_hash(cfg)
@@ -240,11 +262,15 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
     if not resume:
         _archive(run_dir, store)
         run_dir.mkdir(parents=True)
+        if sources:
+            log(f"{row.id} [{profile.name}]: merging {', '.join(f'{p} of {r}' for p, r in row.merge.items())}")
+            merge_checkpoints(sources, Path(cfg.load_from))
         cfg.dump(str(run_dir / "config.py"))
     table = load_tables()[row.table]
 
     label = f"{row.id} [{profile.name}]"
-    what = "resuming from its last checkpoint" if resume else "training and testing"
+    what = ("testing the merged model" if row.merge else
+            "resuming from its last checkpoint" if resume else "training and testing")
     log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); "
         f"log: {run_dir / 'worker.log'}")
     (run_dir / "outcome.json").unlink(missing_ok=True)
@@ -258,10 +284,12 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
     raw = outcome.get("metrics", {})
     metrics, na = {}, []
     if outcome["status"] == "done":
-        metrics, na, problem = _paper_metrics(table, raw)
+        metrics, na, problem = _paper_metrics(table, raw, row)
         if problem:
             outcome = {"status": "failed", "reason": problem}
-    ckpt = _checkpoint(run_dir / "work") if outcome["status"] == "done" else None
+    ckpt = None
+    if outcome["status"] == "done":
+        ckpt = cfg.load_from if row.merge else _checkpoint(run_dir / "work")
     env_info = outcome.get("environment", {})
     world = env_info.get("world_size", launch.processes)
     per_step = int(cfg.train_dataloader.batch_size) * int(world)
@@ -291,6 +319,10 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
         "proposals": None if proposals is None else {
             "producer": row.proposals_from, "checkpoint_sha256": proposals.checkpoint_sha256,
             "files": proposals.files},
+        "init_from": cfg.get("init_from"),
+        "merged_from": cfg.get("merged_from"),
+        # Table 4: the COCO test-dev result file to submit (None: no test-dev in the data root)
+        "test_dev": outcome.get("test_dev"),
         "iterations": outcome.get("iterations"),
         # inference time per image on this run's device (a number for the record on a CPU)
         "runtime": dict(outcome["runtime"], device=env_info.get("device"))
@@ -334,9 +366,8 @@ def plan(rows: list[Row]) -> list[Step]:
     def visit(row: Row, requested: bool, chain: tuple[str, ...]) -> None:
         if row.id in chain:
             raise HarnessError(f"published.yaml has a dependency cycle: {' -> '.join(chain + (row.id,))}")
-        for dep in (row.proposals_from, row.same_as):
-            if dep:
-                visit(get_row(dep), False, chain + (row.id,))
+        for dep in row.deps:
+            visit(get_row(dep), False, chain + (row.id,))
         if row.id in seen:
             if requested:
                 out[seen[row.id]] = Step(row, True)
@@ -363,7 +394,7 @@ def _alias(row: Row, source: dict, store: Store) -> dict:
                                                     source.get("seed", 0))))
     table = load_tables()[row.table]
     if source["status"] == "done":
-        rec["metrics"], rec["metrics_na"], problem = _paper_metrics(table, source["raw_metrics"])
+        rec["metrics"], rec["metrics_na"], problem = _paper_metrics(table, source["raw_metrics"], row)
         if problem:
             rec.update(status="failed", reason=problem, metrics={})
     store.write(rec)
@@ -372,10 +403,10 @@ def _alias(row: Row, source: dict, store: Store) -> dict:
 
 def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: dict, log) -> dict:
     row, profile = step.row, opts.profile.name
-    dep = row.same_as or row.proposals_from
-    if dep and results.get(dep, {}).get("status") != "done":
-        prior = results.get(dep) or store.get(dep, profile, opts.seed) or {}
-        return _blocked(row, profile, f"needs {dep}, which failed: {prior.get('reason') or 'it did not finish'}")
+    for dep in row.deps:
+        if results.get(dep, {}).get("status") != "done":
+            prior = results.get(dep) or store.get(dep, profile, opts.seed) or {}
+            return _blocked(row, profile, f"needs {dep}, which failed: {prior.get('reason') or 'it did not finish'}")
     if row.same_as:
         return _alias(row, results[row.same_as], store)
     proposals = None
@@ -390,7 +421,12 @@ def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: 
                                      lambda cmd, path, label: _launch(cmd, path, label, log), log)
                 except HarnessError as exc:
                     return _blocked(row, profile, str(exc))
-    return run_row(row, opts, store, data_root, log, proposals)
+    try:
+        return run_row(row, opts, store, data_root, log, proposals)
+    except HarnessError as exc:
+        if not (row.init_from or row.merge):
+            raise
+        return _blocked(row, profile, str(exc))   # a producer's checkpoint is missing or unusable
 
 
 def execute(rows: list[Row], opts: RunOptions, store: Store, data_root: Path, log=print,
@@ -398,7 +434,7 @@ def execute(rows: list[Row], opts: RunOptions, store: Store, data_root: Path, lo
     """Run rows with their dependencies, up to `slots` at once: a row starts as soon as its
     producers have finished. One result per step (a record, or a blocked notice)."""
     steps = plan(rows)
-    deps = {s.row.id: [d for d in (s.row.proposals_from, s.row.same_as) if d] for s in steps}
+    deps = {s.row.id: s.row.deps for s in steps}
     results: dict[str, dict] = {}
     pending, running = list(steps), {}
     t0 = time.monotonic()

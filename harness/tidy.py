@@ -44,9 +44,9 @@ def tidy_rows(records: list[dict], tolerance: float = 0.5) -> list[dict]:
     for r in records:
         tid, _, letter = r["row"].partition(".")
         table = tables.get(tid)
-        if table is None or letter not in table.rows:
+        if table is None or (letter not in table.rows and letter not in table.steps):
             continue
-        row = table.rows[letter]
+        row = table.rows.get(letter) or table.steps[letter]
         rt = r.get("runtime") if isinstance(r.get("runtime"), dict) else {}
         base = {
             "row": r["row"], "table": tid, "row_name": row.name, "profile": r["profile"],
@@ -68,7 +68,8 @@ def tidy_rows(records: list[dict], tolerance: float = 0.5) -> list[dict]:
             "ann_test_sha256_16": get(r, "data", "annotations", "test", "sha256_16"),
             "started_at": r.get("started_at"), "finished_at": r.get("finished_at"),
         }
-        for m in table.metrics:
+        # A step row (4-step training) has no paper column: every metric it measured, unjudged.
+        for m in sorted(r.get("metrics") or {}) if row.step else table.local_metrics:
             pub = row.published.get(m)
             meas = get(r, "metrics", m) if r.get("status") == "done" and \
                 m not in (r.get("metrics_na") or []) else None

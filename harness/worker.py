@@ -90,6 +90,38 @@ def _runtime(runner, warmup: int = 2) -> dict | None:
             "warmup_iterations_excluded": warmup}
 
 
+def _test_dev(runner, cfg, run_dir: Path) -> dict | None:
+    """Table 4: after the minival test, the same model on COCO test-dev with
+    CocoMetric(format_only=True): a result file for the COCO server, no local metric. Only when
+    the row asks for it (cfg.test_dev) and the data root has test-dev."""
+    from .proposals import TEST_DEV_ANN, TEST_DEV_IMAGES, has_test_dev
+    td = cfg.get("test_dev")
+    if td is None or not has_test_dev(Path(cfg.data_root)):
+        return None
+    loader = cfg.test_dataloader.copy()
+    ds = loader.dataset
+    ds.ann_file, ds.data_prefix = TEST_DEV_ANN, dict(img=TEST_DEV_IMAGES)
+    if ds.get("proposal_file"):
+        if not td.get("proposal_file"):
+            raise RuntimeError("the data root has test-dev but the RPN's test-dev proposals were "
+                               "not dumped; run the row again with --force")
+        ds.proposal_file = td.proposal_file
+    prefix = run_dir / "test_dev" / "detections_test-dev2017_fpn-repro_results"
+    prefix.parent.mkdir(exist_ok=True)
+    # Swap the test loop's data and evaluator, then let MMEngine rebuild the loop.
+    runner._test_dataloader = loader
+    runner._test_evaluator = dict(type="CocoMetric", metric="bbox", format_only=True,
+                                  ann_file=str(Path(cfg.data_root) / TEST_DEV_ANN),
+                                  outfile_prefix=str(prefix))
+    runner._test_loop = dict(type="TestLoop")
+    runner.test()
+    result = Path(f"{prefix}.bbox.json")
+    if not result.is_file():
+        raise RuntimeError(f"CocoMetric(format_only=True) wrote no {result}")
+    return {"result_file": str(result), "images": len(runner.test_dataloader.dataset),
+            "note": "COCO test-dev detections for the evaluation server; not scored locally"}
+
+
 def _resume_point(work_dir: Path) -> int | None:
     """The iteration of the checkpoint an earlier attempt left, if any."""
     try:
@@ -123,21 +155,31 @@ def main(argv: list[str] | None = None) -> int:
         from mmengine.config import Config
         from mmengine.runner import Runner
         cfg = Config.fromfile(str(args.run_dir / "config.py"))
-        resumed_from = _resume_point(Path(cfg.work_dir))
+        test_only = bool(cfg.get("harness_test_only"))
+        resumed_from = None if test_only else _resume_point(Path(cfg.work_dir))
         cfg.resume = resumed_from is not None  # MMEngine then loads work_dir/last_checkpoint
+        if cfg.resume:
+            cfg.load_from = None  # else MMEngine would "resume" from an init_from checkpoint
         setup_distributed(cfg, args.launcher)
         runner = Runner.from_cfg(cfg)
         rank = runner.rank
-        runner.train()
+        if test_only:
+            # A merged model (Table 5): every weight must come from the merge, none left at init.
+            runner.load_checkpoint(cfg.load_from, strict=True)
+        else:
+            runner.train()
         metrics = runner.test()
+        runtime = _runtime(runner)   # before a test-dev pass adds its own timings
+        test_dev = _test_dev(runner, cfg, Path(args.run_dir))
         if rank == 0:
             write_json_atomic(out, {
                 "status": "done",
                 "metrics": {k: float(v) for k, v in metrics.items()},
+                "test_dev": test_dev,
                 "iterations": runner.iter,
                 "resumed_from_iteration": resumed_from,
                 "environment": _environment(),
-                "runtime": _runtime(runner),
+                "runtime": runtime,
                 "train_test_seconds": time.time() - t0,
             })
         return 0

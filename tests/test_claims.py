@@ -1,6 +1,8 @@
 """The paper's claims as checks over planted results: thresholds, smoke, missing rows, seeds."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from harness.aggregate import group_records
@@ -96,6 +98,11 @@ def test_missing_failed_and_unknown_rows_are_not_enough_data_without_crashing():
     res = judge("rpn_fpn_vs_c4_ar1k", [paper("table1.a"), failed])
     assert res.verdict == NOT_ENOUGH and "no finished paper-profile run" in res.note
     res = judge("share_features_r50", [])
+    assert res.verdict == NOT_ENOUGH and "table5.r50_yes not run (paper profile)" in res.note
+    t5 = TABLES["table5"]   # a row without a config (as Table 5 was before the 4-step training)
+    tables = dict(TABLES, table5=replace(t5, rows=dict(t5.rows, r50_yes=replace(t5.rows["r50_yes"],
+                                                                              config=None))))
+    res = evaluate(BY_ID["share_features_r50"], tables, group_records([], tables), 0.5)
     assert res.verdict == NOT_ENOUGH and "not runnable yet" in res.note
     future = Claim("t9", "9", "a later table", "table9.a", "table9.b", "AP", 1.0, "gain")
     res = evaluate(future, TABLES, group_records([], TABLES))

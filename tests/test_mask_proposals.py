@@ -331,7 +331,8 @@ def test_mask_target_crop_and_paste_use_the_same_window():
 
 def test_audit_finds_every_table6_row_as_the_paper_states_it():
     from harness.audit import audit_row
-    findings = [f for k in ROW_FILES for f in audit_row(row(k), with_smoke=False)]
+    from harness.rows import get_row
+    findings = [f for k in ROW_FILES for f in audit_row(get_row(f"table6.{k}"), with_smoke=False)]
     assert len({f.setting for f in findings}) >= 12
     assert [f"{f.row} {f.setting}: {f.config!r}" for f in findings if f.verdict != "ok"] == []
 

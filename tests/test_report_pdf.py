@@ -115,10 +115,14 @@ def test_rows_without_runs_say_not_run_in_both_outputs(report, pdf_text):
     assert "51.3 / not run" in flat and "38.4 / not run" in flat
     assert "table1.f" not in " ".join(r for r in report[0].path.parent.parent.joinpath(
         "results", "results.csv").read_text().splitlines())
-    # Table 5 has no runs at all: published numbers followed by 'not runnable yet', no measurement
-    line = next(ln for ln in md.splitlines() if ln.startswith("| (r50_no)"))
-    assert "56.9 / not runnable yet" in line and "smoke" not in line
-    assert "56.9 / not runnable yet" in flat
+    # Table 5's ResNet-101 rows have no runs: published numbers followed by 'not run'
+    line = next(ln for ln in md.splitlines() if ln.startswith("| (r101_no)"))
+    assert "58.0 / not run" in line and "smoke" not in line
+    assert "58.0 / not run" in flat
+    # Table 4's test-dev columns are the COCO server's, never a local measurement or 'not run'
+    line = next(ln for ln in md.splitlines() if ln.startswith("| (ours)"))
+    assert "35.6 / not run" in line and "59.1 / COCO server only" in line
+    assert "36.2 / COCO server only" in flat
     # Table 4's literature rows are literature, never measured
     assert "35.7 / literature" in md and "35.7 / literature" in flat
 
