@@ -47,6 +47,7 @@ def _targets(args) -> list[str]:
 def _cmd_run(args) -> int:
     from .paths import results_dir
     from .profiles import get_profile
+    from .configs import parse_pretrained
     from .rows import get_row, load_tables, resolve
     from .run import RunOptions, execute, plan, prepare_data_root
     from .store import Store
@@ -54,6 +55,7 @@ def _cmd_run(args) -> int:
     profile = get_profile(args.profile)
     rows = resolve(_targets(args))
     launch = _launch_of(args)
+    pretrained = parse_pretrained(args.pretrained)
     if args.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1 (got {args.seeds})")
     if args.dry_run:
@@ -68,7 +70,8 @@ def _cmd_run(args) -> int:
     results = []
     for seed in range(args.seed, args.seed + args.seeds):
         opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=seed,
-                          pretrained=args.pretrained, cfg_options=args.cfg_options or {},
+                          pretrained=pretrained,
+                          cfg_options=args.cfg_options or {},
                           launch=launch)
         results += execute(rows, opts, store, data_root, slots=args.slots)
     failed = [r for r in results if r["status"] != "done"]
@@ -202,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="paper", help="paper (default) or smoke")
     run.add_argument("--data-root", help="COCO-format data root (paper: COCO 2017); smoke "
                      "defaults to the embedded synthetic set")
-    run.add_argument("--pretrained", help="backbone checkpoint (path or URL) for the paper profile")
+    run.add_argument("--pretrained", action="append", metavar="[resnet50=|resnet101=]PATH",
+                     help="ImageNet backbone checkpoint (path or URL) for the paper profile, per "
+                          "depth; repeat for both (a bare PATH is resnet50)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--force", action="store_true", help="run again even if a record exists")
     run.add_argument("--results", help="results store (default: results/)")

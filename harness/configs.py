@@ -112,7 +112,30 @@ def _per_split(cfg, train_test: tuple[int, int]):
         yield train_test[0] if key == "train_dataloader" else train_test[1]
 
 
-def apply_profile(cfg, profile: Profile, pretrained: str | None = None,
+# --pretrained KEY=PATH: which ImageNet checkpoint a PATH replaces, by the name in the config's
+# init_cfg (open-mmlab://detectron2/resnet50_caffe, .../resnet101_caffe). A bare PATH is ResNet-50.
+PRETRAINED_KEYS = ("resnet50", "resnet101")
+
+
+def parse_pretrained(values: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values or []:
+        key, sep, path = value.partition("=")
+        if not sep or "/" in key:            # a bare path (which may itself contain '=')
+            key, path = "resnet50", value
+        if key not in PRETRAINED_KEYS:
+            raise HarnessError(f"--pretrained {value}: unknown backbone '{key}'; use "
+                               f"{' or '.join(k + '=PATH' for k in PRETRAINED_KEYS)} (bare PATH = resnet50)")
+        out[key] = path
+    return out
+
+
+def _pretrained_key(checkpoint: str) -> str | None:
+    name = str(checkpoint).rsplit("/", 1)[-1]
+    return next((k for k in sorted(PRETRAINED_KEYS, key=len, reverse=True) if k in name), None)
+
+
+def apply_profile(cfg, profile: Profile, pretrained: dict[str, str] | None = None,
                   processes: int = 1) -> ScheduleChange | None:
     if profile.img_scale is not None:
         for pipeline in _pipelines(cfg):
@@ -124,8 +147,10 @@ def apply_profile(cfg, profile: Profile, pretrained: str | None = None,
         # checkpoint (the backbone's, and the C4 rows' conv5 head, initialised from the same model).
         if not profile.pretrained:
             module.init_cfg = None
-        elif pretrained:
-            module.init_cfg = dict(type="Pretrained", checkpoint=pretrained)
+        elif pretrained and _pretrained_key(module.init_cfg.checkpoint) in pretrained:
+            # only the matching depth: R-50 weights never go into an R-101 row (or vice versa)
+            module.init_cfg = dict(type="Pretrained",
+                                   checkpoint=pretrained[_pretrained_key(module.init_cfg.checkpoint)])
     rcnn = cfg.model.get("train_cfg", {}).get("rcnn")
     if profile.rois_per_image is not None and rcnn is not None:
         rcnn.sampler.num = profile.rois_per_image
@@ -150,7 +175,7 @@ def apply_profile(cfg, profile: Profile, pretrained: str | None = None,
 
 
 def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, seed: int = 0,
-                   pretrained: str | None = None, processes: int = 1) -> Resolved:
+                   pretrained: dict[str, str] | None = None, processes: int = 1) -> Resolved:
     cfg = load_row_config(row)
     change = apply_profile(cfg, profile, pretrained, processes)
     deviations = []

@@ -117,8 +117,13 @@ def table_blocks(table: Table, groups: dict, tol: float, others: Others | None =
     metrics = list(table.metrics)
     others = others or Others({}, {}, {})
     sources = others.for_table(table.id)
-    has_rt = any(g.runtime() for r in table.rows.values() for g in groups.get(r.id, {}).values())
-    header = (["row"] + table.columns + metrics + (["measured s/img (device)"] if has_rt else [])
+    # The paper's inference times (Sec. 5.2.2 "Running time"; Table 6 has its own time column)
+    paper_rt = {} if "time_s" in table.columns else \
+        {r.id: r.paper_time_s for r in table.rows.values() if r.paper_time_s is not None}
+    has_rt = bool(paper_rt) or any(g.runtime() for r in table.rows.values()
+                                   for g in groups.get(r.id, {}).values())
+    rt_head = "s/img: paper (M40) / measured (device)" if paper_rt else "measured s/img (device)"
+    header = (["row"] + table.columns + metrics + ([rt_head] if has_rt else [])
               + [f"{s} (other repro.)" for s in sources] + ["profile", "status"])
     rows, shades, notes = [], [], []
 
@@ -142,7 +147,8 @@ def table_blocks(table: Table, groups: dict, tol: float, others: Others | None =
             cells = [f"{_num(row.published[m])} / "
                      f"{status if table.metrics[m] or row.literature else SERVER}"
                      if row.published[m] is not None else "-" for m in metrics]
-            add(row.id, label, cols, cells, [shade] * len(metrics), "-", "-", status)
+            rt_text = f"{paper_rt[row.id]:.3f} / not run" if row.id in paper_rt else "-"
+            add(row.id, label, cols, cells, [shade] * len(metrics), rt_text, "-", status)
             continue
         for g in gs:
             status = _profile_note(g.profile)
@@ -184,6 +190,8 @@ def table_blocks(table: Table, groups: dict, tol: float, others: Others | None =
                 cell_shades.append(shade)
             rt = g.runtime()
             rt_text = "-" if rt is None else f"{rt[0]:.3f} ({rt[1]})"
+            if row.id in paper_rt:   # a CPU time is for the record, never judged against an M40's
+                rt_text = f"{paper_rt[row.id]:.3f} / {rt_text}"
             add(row.id, label, cols, cells, cell_shades, rt_text, g.profile, status)
 
     intro = ("Cells: published / measured / delta (measured - published) and the verdict: within "

@@ -32,6 +32,7 @@ class Row:
     step: bool = False                 # a dependency the paper does not tabulate (4-step training)
     task: str | None = None            # a step's own task when it differs from its table's
     schedule: str = "1x"               # "2x": twice the iterations at each learning rate
+    paper_time_s: float | None = None  # the paper's inference s/image (M40), where it gives one
 
     @property
     def deps(self) -> list[str]:
@@ -108,7 +109,8 @@ def _row(tid: str, letter: str, r: dict, t: dict, step: bool) -> Row:
                config=r.get("config"), literature=bool(r.get("literature", False)),
                proposals_from=r.get("proposals_from"), same_as=r.get("same_as"),
                init_from=r.get("init_from"), merge=dict(r.get("merge") or {}), step=step,
-               task=r.get("task"), schedule=str(r.get("schedule", "1x")))
+               task=r.get("task"), schedule=str(r.get("schedule", "1x")),
+               paper_time_s=r.get("paper_time_s", r.get("time_s")))
 
 
 @lru_cache(maxsize=None)

@@ -36,7 +36,7 @@ class RunOptions:
     data_root: Path | None = None
     force: bool = False
     seed: int = 0
-    pretrained: str | None = None
+    pretrained: dict[str, str] | None = None   # resnet50 / resnet101 -> ImageNet checkpoint
     cfg_options: dict = field(default_factory=dict)
     launch: Launch = field(default_factory=Launch)
 

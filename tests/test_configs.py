@@ -103,3 +103,26 @@ def test_every_runnable_row_config_builds_its_model():
         if row.id == "table1.c":
             assert strides == [4, 8, 16, 32, 64]
             assert all(f.shape[1] == 256 for f in feats)
+
+
+def test_pretrained_goes_only_to_backbones_of_its_depth():
+    from harness.configs import _pretrained_modules, parse_pretrained
+    from harness.errors import HarnessError
+    from harness.rows import get_row
+    weights = parse_pretrained(["/w/r50.pth", "resnet101=/w/r101.pth"])
+    assert weights == {"resnet50": "/w/r50.pth", "resnet101": "/w/r101.pth"}
+
+    def checkpoints(row_id, given):
+        cfg = resolve_config(get_row(row_id), get_profile("paper"), Path("/d"), Path("/w"),
+                             pretrained=given, processes=8).cfg
+        return sorted(m.init_cfg.checkpoint for m in _pretrained_modules(cfg.model))
+
+    assert checkpoints("table1.c", weights) == ["/w/r50.pth"]
+    assert checkpoints("table5.r101_rpn", weights) == ["/w/r101.pth"]
+    # C4 rows initialise backbone and conv5 head from the same ImageNet model
+    assert checkpoints("table2.a", weights) == ["/w/r50.pth", "/w/r50.pth"]
+    # an R-101 row without an R-101 path keeps its config's checkpoint, never the R-50 one
+    assert checkpoints("table5.r101_rpn", parse_pretrained(["/w/r50.pth"])) == \
+        ["open-mmlab://detectron2/resnet101_caffe"]
+    with pytest.raises(HarnessError, match="unknown backbone 'resnet152'"):
+        parse_pretrained(["resnet152=/w/x.pth"])

@@ -29,6 +29,9 @@ def test_registry_has_25_runnable_rows_and_the_steps_stay_out_of_the_tables():
                                                    "table5.r101_no", "table5.r101_yes"]
     assert "r50_step3" not in tables["table5"].rows and get_row("table5.r50_step3").step
     assert resolve(["table5.r50_step3"]) == [get_row("table5.r50_step3")]   # runnable by id
+    # the paper's inference times (Sec. 5.2.2 "Running time", Table 6's column) are data too
+    assert [get_row(r).paper_time_s for r in ("table5.r50_yes", "table5.r101_yes", "table3.a",
+                                               "table6.c")] == [0.148, 0.172, 0.32, 0.24]
 
 
 def test_plan_runs_the_four_steps_in_order_before_the_merge():
@@ -201,7 +204,8 @@ def test_table4_writes_a_test_dev_result_file_and_reports_minival_beside_the_ser
     assert "35.6 / 0.0 / -35.6 smoke (not judged)" in line and "59.1 / COCO server only" in line
     assert "test-dev results for the COCO server" in line
     assert "r50_step3" not in proc.stderr          # steps are not "unknown rows"
-    assert "| (r50_yes)" in proc.stdout
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("| (r50_yes)"))
+    assert "| 0.148 / 0." in line and "(cpu)" in line     # the paper's M40 time beside this run's
     assert "one model merged from rpn of table5.r50_step3 + detector of table5.r50_step4" in proc.stdout
     import pandas as pd   # the steps are runs too: in the tidy CSV, unjudged, with their own metrics
     tidy = pd.read_csv(Path(tables45["env"]["FPN_REPRO_RESULTS"]) / "results.csv")
