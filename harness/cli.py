@@ -49,13 +49,16 @@ def _cmd_run(args) -> int:
     from .profiles import get_profile
     from .configs import parse_pretrained
     from .rows import get_row, load_tables, resolve
-    from .run import RunOptions, execute, plan, prepare_data_root
+    from .run import RunOptions, default_slots, execute, plan, prepare_data_root
     from .store import Store
 
     profile = get_profile(args.profile)
     rows = resolve(_targets(args))
     launch = _launch_of(args)
     pretrained = parse_pretrained(args.pretrained)
+    slots = default_slots(profile, launch) if args.slots is None else args.slots
+    if slots < 1:
+        raise HarnessError(f"--slots must be at least 1 (got {slots})")
     if args.seeds < 1:
         raise HarnessError(f"--seeds must be at least 1 (got {args.seeds})")
     if args.dry_run:
@@ -73,7 +76,7 @@ def _cmd_run(args) -> int:
                           pretrained=pretrained,
                           cfg_options=args.cfg_options or {},
                           launch=launch)
-        results += execute(rows, opts, store, data_root, slots=args.slots)
+        results += execute(rows, opts, store, data_root, slots=slots)
     failed = [r for r in results if r["status"] != "done"]
     for rec in results:
         label = f"{rec['row']} [{rec['profile']}, seed {rec.get('seed', args.seed)}]"
@@ -217,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--launcher", default="local", help="local (default), torchrun or slurm")
     run.add_argument("--gpus", type=int, default=1, help="processes (GPUs) per row")
     run.add_argument("--slurm-args", help="extra sbatch options, e.g. '--partition=gpu --gres=gpu:8'")
-    run.add_argument("--slots", type=int, default=1,
-                     help="rows run at once (a row starts when its dependencies are done)")
+    run.add_argument("--slots", type=int, default=None,
+                     help="rows run at once (a row starts when its dependencies are done); "
+                          "default 1, or for CPU smoke runs one per core (up to 4), each "
+                          "worker then using cores/slots threads")
     run.add_argument("--seeds", type=int, default=1, help="replicas per row, seeds --seed.. "
                      "--seed+N-1, each its own record")
     run.add_argument("--dry-run", action="store_true",

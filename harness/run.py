@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import provenance
@@ -39,6 +39,16 @@ class RunOptions:
     pretrained: dict[str, str] | None = None   # resnet50 / resnet101 -> ImageNet checkpoint
     cfg_options: dict = field(default_factory=dict)
     launch: Launch = field(default_factory=Launch)
+    worker_threads: int | None = None   # OMP_NUM_THREADS for local workers (None: torch's default)
+
+
+def default_slots(profile: Profile, launch: Launch) -> int:
+    """Smoke rows on a CPU spend much of their time in single-threaded start-up, data loading and
+    evaluation: one row per core (1 thread each) finished Tables 1-3 in 280 s instead of 448 s
+    on 2 cores (benchmarks/smoke_sweep.py). Real runs: one row at a time unless asked."""
+    if profile.is_reproduction or launch.launcher != "local":
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def now() -> str:
@@ -96,10 +106,13 @@ def last_progress(log_path: Path) -> str | None:
     return None
 
 
-def _launch(cmd: list[str], log_path: Path, label: str, log=print, stdout_is_log: bool = True) -> int:
+def _launch(cmd: list[str], log_path: Path, label: str, log=print, stdout_is_log: bool = True,
+            threads: int | None = None) -> int:
     """Run cmd and follow the worker's log file, showing one progress line per step change (at
     most every 5 s for long runs). SLURM jobs write the log themselves (stdout_is_log=False)."""
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONUNBUFFERED="1")
+    if threads:   # several local workers share the cores; a user's OMP_NUM_THREADS wins
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     last_shown, last_key, pos = 0.0, None, 0
     log_path.touch()
     with open(log_path, "a", encoding="utf-8") as logf:
@@ -277,7 +290,7 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
     started, t0 = now(), time.time()
     cmd, stdout_is_log = command(run_dir, launch, run_dir / "worker.log",
                                  job_name=f"fpn-{row.id}-{profile.name}")
-    rc = _launch(cmd, run_dir / "worker.log", label, log, stdout_is_log)
+    rc = _launch(cmd, run_dir / "worker.log", label, log, stdout_is_log, opts.worker_threads)
     wall = time.time() - t0
 
     outcome = _read_outcome(run_dir, rc)
@@ -418,7 +431,9 @@ def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: 
                 log(f"  proposals of {row.proposals_from}: {proposals.status} ({proposals.reason})")
                 try:
                     proposals = dump(store, row.proposals_from, profile, opts.seed, data_root,
-                                     lambda cmd, path, label: _launch(cmd, path, label, log), log)
+                                     lambda cmd, path, label: _launch(cmd, path, label, log,
+                                                                      threads=opts.worker_threads),
+                                     log)
                 except HarnessError as exc:
                     return _blocked(row, profile, str(exc))
     try:
@@ -434,6 +449,10 @@ def execute(rows: list[Row], opts: RunOptions, store: Store, data_root: Path, lo
     """Run rows with their dependencies, up to `slots` at once: a row starts as soon as its
     producers have finished. One result per step (a record, or a blocked notice)."""
     steps = plan(rows)
+    if min(slots, len(steps)) > 1 and opts.launch.launcher == "local" and opts.worker_threads is None:
+        opts = replace(opts, worker_threads=max(1, (os.cpu_count() or 1) // slots))
+        log(f"running up to {slots} rows at once, {opts.worker_threads} thread(s) each "
+            "(--slots to change)")
     deps = {s.row.id: s.row.deps for s in steps}
     results: dict[str, dict] = {}
     pending, running = list(steps), {}
