@@ -171,6 +171,8 @@ def apply_profile(cfg, profile: Profile, pretrained: dict[str, str] | None = Non
                          max_iters=profile.max_iters)
         if profile.max_iters is not None:  # keep a mid-run checkpoint: resume must be testable
             cfg.default_hooks.checkpoint.interval = max(1, profile.max_iters // 2)
+    if profile.slim_checkpoints:
+        cfg.default_hooks.checkpoint.max_keep_ckpts = 1
     return change
 
 

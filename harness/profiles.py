@@ -26,6 +26,9 @@ class Profile:
     # proposals is ~1 TFLOP per image: minutes per iteration on a CPU.
     rois_per_image: int | None = None
     proposals_per_image: tuple[int, int] | None = None   # (train, test)
+    # Keep one checkpoint per run and drop its optimizer state once the run is done: a smoke
+    # sweep of all rows otherwise leaves ~15 GB of checkpoints (2 per run, C5 2fc ones 800 MB).
+    slim_checkpoints: bool = False
 
 
 PROFILES = {
@@ -38,7 +41,7 @@ PROFILES = {
         name="smoke", description="pipeline check: synthetic data, random init, 320x256 images, "
         "8 iterations, 32 RoIs and 300/100 proposals per image (CPU)", needs_data_root=False, pretrained=False, img_scale=(320, 256),
         max_iters=8, images_per_gpu=2, num_workers=0, log_interval=1, is_reproduction=False,
-        rois_per_image=32, proposals_per_image=(300, 100)),
+        rois_per_image=32, proposals_per_image=(300, 100), slim_checkpoints=True),
 }
 
 

@@ -211,6 +211,19 @@ def _checkpoint(work_dir: Path) -> str | None:
     return path if Path(path).exists() else None
 
 
+def _slim(path: Path) -> None:
+    """Weights and meta only (what dumps, init_from and merges read): a finished run is never
+    resumed, so its optimizer state is dead weight. Atomic, like every write of the store."""
+    import torch
+
+    from .store import atomic_file
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if set(ckpt) <= {"state_dict", "meta"}:
+        return
+    with atomic_file(path) as tmp:
+        torch.save({k: ckpt[k] for k in ("state_dict", "meta") if k in ckpt}, tmp)
+
+
 def _resumable(run_dir: Path, chash: str, existing: dict | None) -> bool:
     """An unfinished attempt of the same config with a checkpoint: continue it, don't restart."""
     if existing is not None and existing.get("status") == "done":
@@ -303,6 +316,8 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
     ckpt = None
     if outcome["status"] == "done":
         ckpt = cfg.load_from if row.merge else _checkpoint(run_dir / "work")
+        if ckpt and profile.slim_checkpoints:
+            _slim(Path(ckpt))
     env_info = outcome.get("environment", {})
     world = env_info.get("world_size", launch.processes)
     per_step = int(cfg.train_dataloader.batch_size) * int(world)

@@ -65,6 +65,7 @@ SMOKE_MAY_CHANGE = re.compile(r"""^(
   | model\.train_cfg\.rcnn\.sampler\.num
   | train_dataloader\.batch_size | train_cfg\.(max_iters|val_interval) | param_scheduler\..*
   | optim_wrapper\.optimizer\.lr | default_hooks\.(checkpoint|logger)\.interval
+  | default_hooks\.checkpoint\.max_keep_ckpts
   | (train|test)_dataloader\.(num_workers|persistent_workers)
 )$""", re.X)
 

@@ -67,6 +67,12 @@ def test_record_provenance(smoke_run):
     ann = rec["data"]["annotations"]
     assert set(ann) == {"train", "test"} and all(len(a["sha256_16"]) == 16 for a in ann.values())
     assert (Path(rec["work_dir"]) / "iter_8.pth").exists()
+    # smoke keeps one slim checkpoint (weights + meta), and the record's sha256 is of that file
+    assert not (Path(rec["work_dir"]) / "iter_4.pth").exists()
+    import torch
+    from harness.proposals import file_sha256
+    assert set(torch.load(rec["checkpoint"], weights_only=False)) == {"state_dict", "meta"}
+    assert rec["checkpoint_sha256"] == file_sha256(Path(rec["checkpoint"]))
     rt = rec["runtime"]        # measured by MMEngine's test-loop timer, warm-up excluded
     assert rt["device"] == "cpu" and rt["batch_size"] == 1 and rt["warmup_iterations_excluded"] == 2
     assert rt["images_timed"] == 6                                     # 8 val images - 2 warm-up
