@@ -147,10 +147,9 @@ def apply_profile(cfg, profile: Profile, pretrained: dict[str, str] | None = Non
         # checkpoint (the backbone's, and the C4 rows' conv5 head, initialised from the same model).
         if not profile.pretrained:
             module.init_cfg = None
-        elif pretrained and _pretrained_key(module.init_cfg.checkpoint) in pretrained:
+        elif pretrained and (key := _pretrained_key(module.init_cfg.checkpoint)) in pretrained:
             # only the matching depth: R-50 weights never go into an R-101 row (or vice versa)
-            module.init_cfg = dict(type="Pretrained",
-                                   checkpoint=pretrained[_pretrained_key(module.init_cfg.checkpoint)])
+            module.init_cfg = dict(type="Pretrained", checkpoint=pretrained[key])
     rcnn = cfg.model.get("train_cfg", {}).get("rcnn")
     if profile.rois_per_image is not None and rcnn is not None:
         rcnn.sampler.num = profile.rois_per_image

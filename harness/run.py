@@ -27,7 +27,7 @@ from .proposals import TEST_DEV, ProposalState, check, dump, file_sha256
 from .launch import Launch, command
 from .locks import row_lock
 from .rows import Row, get_row, load_tables
-from .store import RECORD_SCHEMA, Store
+from .store import RECORD_SCHEMA, Store, atomic_file
 
 
 @dataclass
@@ -44,8 +44,8 @@ class RunOptions:
 
 def default_slots(profile: Profile, launch: Launch) -> int:
     """Smoke rows on a CPU spend much of their time in single-threaded start-up, data loading and
-    evaluation: one row per core (1 thread each) finished Tables 1-3 in 280 s instead of 448 s
-    on 2 cores (benchmarks/smoke_sweep.py). Real runs: one row at a time unless asked."""
+    evaluation: one row per core (1 thread each) finished Tables 1-3 in 335 s instead of 457 s
+    on 2 cores (benchmarks/smoke_sweep.py prints both). Real runs: one row at a time unless asked."""
     if profile.is_reproduction or launch.launcher != "local":
         return 1
     return max(1, min(4, os.cpu_count() or 1))
@@ -215,8 +215,6 @@ def _slim(path: Path) -> None:
     """Weights and meta only (what dumps, init_from and merges read): a finished run is never
     resumed, so its optimizer state is dead weight. Atomic, like every write of the store."""
     import torch
-
-    from .store import atomic_file
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if set(ckpt) <= {"state_dict", "meta"}:
         return
