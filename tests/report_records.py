@@ -1,8 +1,8 @@
 """Records shaped like the ones `harness run` writes, for the report tests (no training)."""
 from __future__ import annotations
 
-from harness.rows import load_tables
-from harness.store import RECORD_SCHEMA
+from harness.paper.rows import load_tables
+from harness.store.records import RECORD_SCHEMA
 
 
 def published(row_id: str) -> dict:

@@ -1,7 +1,7 @@
 # Table 1(f): the head on the finest level P2 only (Sec. 5.1.1, "How important are pyramid
 # representations?"): the full FPN, but "we assign all anchors to the P2 feature map".
 _base_ = './c_rpn_r50_fpn.py'
-custom_imports = dict(imports=['harness.necks'], allow_failed_imports=False)
+custom_imports = dict(imports=['harness.models.necks'], allow_failed_imports=False)
 
 model = dict(
     neck=dict(_delete_=True, type='PaperFPN', in_channels=[256, 512, 1024, 2048],

@@ -3,7 +3,7 @@
 # The harness dumps the producer RPN's proposals and sets both `proposal_file`s (absolute paths);
 # run by hand, point them at your own dumps.
 _base_ = '{{$MMDET_CONFIGS:}}/fast_rcnn/fast-rcnn_r50-caffe_fpn_1x_coco.py'
-custom_imports = dict(imports=['harness.ops', 'harness.necks'], allow_failed_imports=False)
+custom_imports = dict(imports=['harness.models.roi_pool', 'harness.models.necks'], allow_failed_imports=False)
 
 model = dict(
     # Sec. 3: d = 256, no non-linearity in the extra layers, nearest x2 upsampling. mmdet's FPN
@@ -13,7 +13,7 @@ model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(
             # Sec. 4.2: "we simply adopt RoI pooling to extract 7x7 features" (mmcv's RoIPool on
-            # CUDA, the same algorithm from torchvision on CPU: harness/ops.py).
+            # CUDA, the same algorithm from torchvision on CPU: harness/models/roi_pool.py).
             roi_layer=dict(_delete_=True, type='DeviceRoIPool', output_size=7),
             out_channels=256, featmap_strides=[4, 8, 16, 32],
             # Eq. (1): k = floor(k0 + log2(sqrt(wh)/224)), k0 = 4 -> P2 for sqrt(wh) < 112, i.e.

@@ -7,7 +7,7 @@
 # Faster R-CNN; tests/test_four_step.py loads a merged checkpoint with strict=True, so a mismatch
 # with the step configs fails there.
 _base_ = '{{$MMDET_CONFIGS:}}/faster_rcnn/faster-rcnn_r50-caffe_fpn_1x_coco.py'
-custom_imports = dict(imports=['harness.ops', 'harness.necks'], allow_failed_imports=False)
+custom_imports = dict(imports=['harness.models.roi_pool', 'harness.models.necks'], allow_failed_imports=False)
 
 model = dict(
     neck=dict(out_channels=256, num_outs=5, add_extra_convs=False,       # Sec. 3, as 1(c)/2(c)

@@ -1,0 +1,167 @@
+"""Table 1(c) in the smoke profile, for real: MMEngine trains the RPN on the synthetic data,
+pycocotools evaluates it, the harness records and reports it."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from harness.paper.rows import load_tables
+
+from tests.conftest import ROOT, run_cli
+
+T1 = load_tables()["table1"]
+# pycocotools' summary lines in the worker log, for the Table 1 columns
+COCOEVAL_LINE = {
+    "AR@100": r"area=   all \| maxDets=100 \]", "AR@1k": r"area=   all \| maxDets=1000 \]",
+    "AR_s@1k": r"area= small \| maxDets=1000 \]", "AR_m@1k": r"area=medium \| maxDets=1000 \]",
+    "AR_l@1k": r"area= large \| maxDets=1000 \]"}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, synth_root):
+    results = tmp_path_factory.mktemp("results")
+    env = {"FPN_REPRO_RESULTS": str(results), "FPN_REPRO_REPORTS": str(results.parent / "reports")}
+    proc = run_cli("run", "table1.c", "--profile", "smoke", "--data-root", str(synth_root), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record_path = results / "runs" / "table1.c" / "smoke" / "seed0" / "record.json"
+    return {"proc": proc, "env": env, "results": results, "record_path": record_path,
+            "record": json.loads(record_path.read_text())}
+
+
+def test_record_holds_every_paper_metric_from_this_runs_pycocotools(smoke_run):
+    rec = smoke_run["record"]
+    assert rec["status"] == "done" and rec["row"] == "table1.c" and rec["profile"] == "smoke"
+    assert rec["is_reproduction"] is False
+    assert set(rec["metrics"]) == set(T1.metrics)
+    log = (smoke_run["record_path"].parent / "worker.log").read_text()
+    for col, pattern in COCOEVAL_LINE.items():
+        m = re.search(r"Average Recall\s+\(AR\) @\[ IoU=0.50:0.95 \| " + pattern + r" = (-?[\d.]+)", log)
+        assert m, f"no pycocotools line for {col} in the worker log"
+        coco_value = float(m.group(1))
+        if coco_value < 0:
+            assert rec["metrics"][col] is None and col in rec["metrics_na"]
+        else:
+            assert rec["metrics"][col] == pytest.approx(100 * coco_value, abs=1e-6), col
+            assert 0.0 <= rec["metrics"][col] <= 100.0
+    assert rec["raw_metrics"]["coco/AR@1000"] * 100 == pytest.approx(rec["metrics"]["AR@1k"])
+
+
+def test_record_provenance(smoke_run):
+    rec = smoke_run["record"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    assert rec["code"]["commit"] == (head.stdout.strip() or "unknown")
+    assert rec["packages"]["mmdet"] == metadata.version("mmdet") == "3.3.0"
+    assert rec["packages"]["mmcv"] == "2.1.0" and rec["packages"]["torch"] == metadata.version("torch")
+    assert rec["environment"]["device"] == "cpu" and rec["environment"]["world_size"] == 1
+    assert re.fullmatch(r"[0-9a-f]{16}", rec["config"]["hash"])
+    assert Path(rec["config"]["resolved"]).exists()
+    assert rec["iterations"] == 8 and rec["images_per_batch"] == 2
+    assert rec["schedule"]["milestones"] == [6] and rec["schedule"]["lr"] == pytest.approx(0.0025)
+    assert rec["wall_time_s"] > 0 and rec["started_at"] < rec["finished_at"]
+    ann = rec["data"]["annotations"]
+    assert set(ann) == {"train", "test"} and all(len(a["sha256_16"]) == 16 for a in ann.values())
+    assert (Path(rec["work_dir"]) / "iter_8.pth").exists()
+    # smoke keeps one slim checkpoint (weights + meta), and the record's sha256 is of that file
+    assert not (Path(rec["work_dir"]) / "iter_4.pth").exists()
+    import torch
+    from harness.orchestrate.proposals import file_sha256
+    assert set(torch.load(rec["checkpoint"], weights_only=False)) == {"state_dict", "meta"}
+    assert rec["checkpoint_sha256"] == file_sha256(Path(rec["checkpoint"]))
+    rt = rec["runtime"]        # measured by MMEngine's test-loop timer, warm-up excluded
+    assert rt["device"] == "cpu" and rt["batch_size"] == 1 and rt["warmup_iterations_excluded"] == 2
+    assert rt["images_timed"] == 6                                     # 8 val images - 2 warm-up
+    assert rt["seconds_per_image"] > rt["seconds_per_image_model_only"] > 0
+
+
+def test_rerun_does_nothing_unless_forced(smoke_run):
+    before = smoke_run["record_path"].read_bytes()
+    proc = run_cli("run", "table1.c", "--profile", "smoke", "--data-root",
+                   smoke_run["record"]["data"]["root"], env=smoke_run["env"])
+    assert proc.returncode == 0 and "already done" in proc.stdout
+    assert smoke_run["record_path"].read_bytes() == before
+
+
+def test_report_shows_measured_beside_published(smoke_run):
+    proc = run_cli("report", "--name", "t", env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stderr
+    rec = smoke_run["record"]
+    table1 = proc.stdout.split("### Table 1.")[1].split("### Table 2.")[0]   # 2(c), 3(c) are "(c) FPN" too
+    line = [ln for ln in table1.splitlines() if ln.startswith("| (c) FPN")]
+    assert len(line) == 1
+    for col, published in zip(T1.metrics, (44.0, 56.3, 44.9, 63.4, 66.2)):
+        v = rec["metrics"][col]
+        expected = f"{published:.1f} / n/a" if v is None else \
+            f"{published:.1f} / {v:.1f} / {v - published:+.1f}"
+        assert expected in line[0], (col, line[0])
+    assert "smoke: pipeline check, not a reproduction" in line[0]
+    assert "smoke (not judged)" in line[0]      # a smoke number is never called a reproduction
+    assert "36.1 / not run" in table1           # 1(a): runnable, no result in this store
+    report = Path(smoke_run["env"]["FPN_REPRO_REPORTS"]) / "t.md"
+    assert line[0] in report.read_text()
+
+
+def test_nan_loss_fails_the_row_with_a_one_line_reason(smoke_run):
+    proc = run_cli("run", "table1.c", "--profile", "smoke", "--seed", "1", "--data-root",
+                   smoke_run["record"]["data"]["root"],
+                   "--cfg-options", "optim_wrapper.optimizer.lr=1e10", env=smoke_run["env"])
+    assert proc.returncode == 1
+    err = [ln for ln in proc.stderr.splitlines() if ln.startswith("harness: error:")]
+    assert len(err) == 1 and "loss became nan" in err[0] and "worker.log" in err[0]
+    assert "Traceback" not in proc.stderr
+    rec = json.loads((smoke_run["results"] / "runs" / "table1.c" / "smoke" / "seed1" /
+                      "record.json").read_text())
+    assert rec["status"] == "failed" and rec["metrics"] == {}
+    assert rec["cfg_options"] == {"optim_wrapper.optimizer.lr": "10000000000.0"}
+
+
+def test_table2_row_trains_on_the_dumped_proposals_of_table1c(smoke_run, synth_root):
+    proc = run_cli("run", "table2.c", "--profile", "smoke", "--data-root", str(synth_root),
+                   env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "table1.c [smoke]: already done" in proc.stdout      # the producer is reused
+    assert "dumping proposals" in proc.stdout
+    runs = smoke_run["results"] / "runs"
+    producer = json.loads((runs / "table1.c" / "smoke" / "seed0" / "record.json").read_text())
+    rec = json.loads((runs / "table2.c" / "smoke" / "seed0" / "record.json").read_text())
+    assert rec["status"] == "done" and set(rec["metrics"]) == {"AP@0.5", "AP", "AP_s", "AP_m", "AP_l"}
+    assert rec["proposals"]["producer"] == "table1.c"
+    assert rec["proposals"]["checkpoint_sha256"] == producer["checkpoint_sha256"]
+    manifest = json.loads((runs / "table1.c" / "smoke" / "seed0" / "proposals" /
+                           "manifest.json").read_text())
+    assert manifest["checkpoint"] == producer["checkpoint"]
+    assert {s: e["max_per_image"] for s, e in manifest["splits"].items()} == \
+        {"train2017": 2000, "val2017": 1000}
+    cfg = (runs / "table2.c" / "smoke" / "seed0" / "config.py").read_text()
+    assert rec["proposals"]["files"]["train2017"] in cfg and rec["proposals"]["files"]["val2017"] in cfg
+    # the pickles hold the producer's proposals for every image of each split
+    import pickle
+    with open(rec["proposals"]["files"]["val2017"], "rb") as f:
+        val = pickle.load(f)
+    ann = json.loads((synth_root / "annotations" / "instances_val2017.json").read_text())
+    assert len(val) == len(ann["images"])
+    assert all(0 < len(p["bboxes"]) <= 1000 for p in val.values())
+
+    # 3(c) is 2(c)'s run: its record carries the same numbers and says so
+    proc = run_cli("run", "table3.c", "--profile", "smoke", "--data-root", str(synth_root),
+                   env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stderr
+    alias = json.loads((runs / "table3.c" / "smoke" / "seed0" / "record.json").read_text())
+    assert alias["same_as"] == "table2.c" and alias["metrics"] == rec["metrics"]
+
+
+def test_table3_row_pairs_its_own_rpn_with_its_detector(smoke_run, synth_root):
+    proc = run_cli("run", "table3.b", "--profile", "smoke", "--data-root", str(synth_root),
+                   env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = smoke_run["results"] / "runs"
+    rpn = json.loads((runs / "table1.b" / "smoke" / "seed0" / "record.json").read_text())
+    rec = json.loads((runs / "table3.b" / "smoke" / "seed0" / "record.json").read_text())
+    assert rpn["status"] == "done" and rec["status"] == "done"
+    assert rec["proposals"]["producer"] == "table1.b"
+    assert rec["proposals"]["checkpoint_sha256"] == rpn["checkpoint_sha256"]
+    assert all(v is None or 0 <= v <= 100 for v in rec["metrics"].values())
