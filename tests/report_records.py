@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.paper.rows import load_tables
-from harness.store.records import RECORD_SCHEMA
+from harness.store import Record
 
 
 def published(row_id: str) -> dict:
@@ -17,8 +17,8 @@ def full_record(row_id: str, profile: str = "smoke", seed: int = 0, metrics: dic
     table = load_tables()[tid]
     metrics = published(row_id) if metrics is None else metrics
     paper = profile == "paper"
-    rec = {
-        "schema": RECORD_SCHEMA, "row": row_id, "table": tid,
+    fields = {
+        "row": row_id, "table": tid,
         "row_name": table.rows[row_id.split(".")[1]].name, "profile": profile,
         "is_reproduction": paper, "seed": seed, "status": "done", "reason": None,
         "metrics": {m: metrics.get(m) for m in table.metrics}, "metrics_na": [],
@@ -39,8 +39,7 @@ def full_record(row_id: str, profile: str = "smoke", seed: int = 0, metrics: dic
         "started_at": "2026-11-25T22:20:47+00:00", "finished_at": "2026-11-25T22:21:04+00:00",
         "wall_time_s": 28800.0 if paper else 17.0, "gpu_hours": 64.0 if paper else 0.0,
     }
-    rec.update(extra)
-    return rec
+    return Record(**{**fields, **extra}).to_dict()   # the schema's one definition
 
 
 def smoke_store_records() -> list[dict]:

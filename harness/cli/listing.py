@@ -1,9 +1,10 @@
 """`harness list`: tables, rows, published numbers and which results exist."""
 from __future__ import annotations
 
+from harness.config.anchors import table_anchors
 from harness.errors import HarnessError
 from harness.paper.rows import load_tables
-from harness.store.records import Store
+from harness.store import Store
 
 
 def fmt(value) -> str:
@@ -18,15 +19,6 @@ def _results_by_row(store: Store) -> dict[str, list[str]]:
     return out
 
 
-def computed_anchors(table) -> dict[str, str]:
-    """Table 1's #anchors from each runnable row's own anchor generator (harness/config/anchors.py)."""
-    if "anchors" not in table.columns:
-        return {}
-    from harness.config.anchors import count_anchors, humanize
-    from harness.config.resolve import load_row_config
-    return {r.id: humanize(count_anchors(load_row_config(r))) for r in table.runnable_rows}
-
-
 def render_list(store: Store, table_ids: list[str] | None = None) -> str:
     tables = load_tables()
     for tid in table_ids or []:
@@ -37,7 +29,7 @@ def render_list(store: Store, table_ids: list[str] | None = None) -> str:
     lines = []
     for table in chosen:
         lines.append(f"{table.id}: {table.title} (Sec. {table.section})")
-        anchors = computed_anchors(table)
+        anchors = table_anchors(table)
         head = ["row", "name", *table.columns, *table.metrics, "config", "results"]
         body = []
         for row in table.rows.values():

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paper.constants import DEFAULT_TOLERANCE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,7 +27,7 @@ class _ConfigOptions(argparse.Action):
 def _cmd_list(args) -> int:
     from harness.cli.listing import render_list
     from harness.paths import results_dir
-    from harness.store.records import Store
+    from harness.store import Store
     print(render_list(Store(results_dir()), args.tables))
     return 0
 
@@ -49,8 +50,11 @@ def _cmd_run(args) -> int:
     from harness.config.profiles import get_profile
     from harness.config.resolve import parse_pretrained
     from harness.paper.rows import get_row, load_tables, resolve
-    from harness.orchestrate.sweep import RunOptions, default_slots, execute, plan, prepare_data_root
-    from harness.store.records import Store
+    from harness.orchestrate.data_root import prepare_data_root
+    from harness.orchestrate.options import RunOptions, default_slots
+    from harness.orchestrate.plan import plan, render_plan
+    from harness.orchestrate.sweep import execute
+    from harness.store import Store
 
     profile = get_profile(args.profile)
     rows = resolve(_targets(args))
@@ -95,54 +99,12 @@ def _cmd_run(args) -> int:
     return 1 if failed else 0
 
 
-# The paper's training times (Sec. 5.1, 5.2): ~8 h for an RPN and ~10 h for a Fast R-CNN, on 8 GPUs.
-# Sec. 6 (segment proposals) states no training time: such rows show "?" and are not totalled.
-PAPER_GPU_HOURS = {"proposals": 8 * 8, "detection": 10 * 8}
-
-
-def _dependency_kind(row, dep: str) -> str:
-    if dep == row.same_as:
-        return "same run"
-    if dep in row.merge.values():
-        return "merged " + next(part for part, d in row.merge.items() if d == dep)
-    return "proposals" if dep == row.proposals_from and dep != row.init_from else "init"
-
-
-def render_plan(steps, profile, launch, seeds: int) -> str:
-    """The sweep's DAG without running it (no torch import: it must answer in under a second)."""
-    from harness.paper.rows import load_tables
-    tables = load_tables()
-    lines = [f"plan: {len(steps)} rows x {seeds} seed(s), profile {profile.name}, launcher "
-             f"{launch.launcher} x{launch.processes}",
-             f"  {'#':>3}  {'row':17} {'needs':66} {'GPU-h (paper schedule)':>22}  name"]
-    total, unknown = 0.0, 0
-    for i, step in enumerate(steps, 1):
-        row = step.row
-        needs = ", ".join(f"{d} ({_dependency_kind(row, d)})" for d in row.deps) or "-"
-        hours = 0.0 if row.same_as or row.merge else \
-            PAPER_GPU_HOURS.get(row.task or tables[row.table].task)
-        if hours and row.schedule == "2x":
-            hours *= 2
-        if hours is None:
-            unknown += 1
-        else:
-            total += hours * seeds
-        shown = "?" if hours is None else f"{hours:.0f}"
-        lines.append(f"  {i:>3}  {row.id:17} {needs:66} {shown:>22}  {row.name}"
-                     + ("" if step.requested else "  (dependency)"))
-    lines.append(f"estimated {total:.0f} GPU-hours for the paper profile (~{total / 8:.0f} h on "
-                 f"8 GPUs; proposal dumps not counted"
-                 + (f"; {unknown} row(s) without a published training time not counted)" if unknown else ")")
-                 + ("" if profile.name == "paper" else f"; the {profile.name} profile takes minutes on a CPU"))
-    return "\n".join(lines)
-
-
 def _cmd_status(args) -> int:
     from harness.paths import results_dir
     from harness.config.profiles import get_profile
     from harness.paper.rows import resolve
     from harness.orchestrate.status import render_status
-    from harness.store.records import Store
+    from harness.store import Store
     profile = get_profile(args.profile)
     store = Store(Path(args.results) if args.results else results_dir())
     print(render_status(store, resolve(_targets(args)), profile.name, args.seed))
@@ -163,8 +125,8 @@ def _cmd_audit(args) -> int:
 
 def _cmd_report(args) -> int:
     from harness.paths import reports_dir, results_dir
-    from harness.report.tables import write_report
-    from harness.store.records import Store
+    from harness.report.write import write_report
+    from harness.store import Store
     store = Store(Path(args.results) if args.results else results_dir())
     written = write_report(store, reports_dir(), args.name, tolerance=args.tolerance)
     text, path, problems = written
@@ -244,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="compare results with the published numbers")
     rep.add_argument("--name", default="fpn_reproduction", help="reports/<name>.md")
     rep.add_argument("--results", help="results store (default: results/)")
-    rep.add_argument("--tolerance", type=float, default=0.5, metavar="POINTS",
+    rep.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="POINTS",
                      help="a measured number within this many points of the published one "
-                          "reproduces it (default 0.5)")
+                          "reproduces it (default %(default)s; published.yaml may override it per table, row or metric)")
     rep.set_defaults(func=_cmd_report)
 
     data = sub.add_parser("data", help="make data sets").add_subparsers(

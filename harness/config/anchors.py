@@ -9,6 +9,7 @@ this gives 47k / 12k / 200k / 750k for rows (a) / (b) / (c) / (f), exactly the p
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 PAPER_INPUT = (800, 1000)  # (h, w)
 
@@ -19,7 +20,20 @@ def featmap_sizes(strides, img_hw=PAPER_INPUT) -> list[tuple[int, int]]:
 
 
 def count_anchors(cfg, img_hw=PAPER_INPUT) -> int:
-    """Anchors one image gets from cfg's RPN head (mmdet's own generator decides per level)."""
+    """Anchors one image gets from cfg's RPN head: per level, one anchor per scale x ratio at
+    every position (mmdet's AnchorGenerator without octave scales). Plain arithmetic on the
+    config, so `harness list` and the report never import torch; tests/component checks it
+    against mmdet's own generator (count_anchors_mmdet) for every row."""
+    gen = cfg.model.rpn_head.anchor_generator
+    if gen.get("type", "AnchorGenerator") != "AnchorGenerator" or gen.get("octave_base_scale"):
+        return count_anchors_mmdet(cfg, img_hw)
+    strides = [s[0] if isinstance(s, (tuple, list)) else s for s in gen.strides]
+    per_position = len(gen.scales) * len(gen.ratios)
+    return sum(per_position * h * w for h, w in featmap_sizes(strides, img_hw))
+
+
+def count_anchors_mmdet(cfg, img_hw=PAPER_INPUT) -> int:
+    """The same count from mmdet's own generator (it decides per level)."""
     from mmdet.registry import TASK_UTILS
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
@@ -31,3 +45,18 @@ def count_anchors(cfg, img_hw=PAPER_INPUT) -> int:
 
 def humanize(n: int) -> str:
     return f"{n / 1000:.0f}k" if n >= 1000 else str(n)
+
+
+def table_anchors(table) -> dict[str, str]:
+    """Table 1's #anchors column, humanised, from each runnable row's own config (parsed, never
+    built: no torch), once per process and set of row configs."""
+    if "anchors" not in table.columns:
+        return {}
+    return {r.id: _row_anchors(r.table, r.letter, r.config) for r in table.runnable_rows}
+
+
+@lru_cache(maxsize=None)
+def _row_anchors(table: str, letter: str, config: str) -> str:
+    from harness.config.resolve import load_row_config
+    from harness.paper.rows import get_row
+    return humanize(count_anchors(load_row_config(get_row(f"{table}.{letter}"))))

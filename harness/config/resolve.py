@@ -5,6 +5,7 @@ The result is dumped next to the run, so every record points at a self-contained
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ HARNESS_IMPORTS = ["harness.models.hooks", "harness.models.necks", "harness.mode
 # resumable runs made before a move stay valid (tests/component/test_config_hash.py).
 PLUGIN_IDS = {"harness.models.hooks": "harness.hooks", "harness.models.necks": "harness.necks",
               "harness.models.roi_pool": "harness.ops",
-              "harness.models.segment_proposals": "harness.mask_proposals"}
+              "harness.models.segment": "harness.mask_proposals"}
 
 
 def mmdet_configs_dir() -> Path:
@@ -38,19 +39,22 @@ def mmdet_configs_dir() -> Path:
 
 
 def load_row_config(row: Row):
-    import logging
-
+    """The row's config as written (mmdet's base configs inherited), parsed but never built:
+    no torch import, so `harness list`, `audit` and the dry-run stay fast."""
+    import mmengine.config.config as mmengine_config
     from mmengine.config import Config
-    from mmengine.logging import MMLogger
     os.environ["MMDET_CONFIGS"] = str(mmdet_configs_dir())
-    # mmengine announces every environment substitution at INFO: noise in the harness's output.
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+    # mmengine announces every environment substitution through MMLogger at INFO, and the first
+    # MMLogger imports torch (to ask for the distributed rank): seconds of start-up for a line
+    # of noise. Only that announcement is dropped, while the config is read.
+    announce = mmengine_config.print_log
+    mmengine_config.print_log = lambda msg, logger=None, level=logging.INFO: \
+        None if level <= logging.INFO else announce(msg, logger, level)
     try:
-        return Config.fromfile(str(row.config_path))
+        # the plugins in custom_imports are the worker's to import (they import torch)
+        return Config.fromfile(str(row.config_path), import_custom_modules=False)
     finally:
-        logger.setLevel(level)
+        mmengine_config.print_log = announce
 
 
 @dataclass
@@ -199,10 +203,28 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
     return Resolved(cfg=cfg, schedule=change, deviations=deviations)
 
 
+# The harness's own keys in a resolved config live under `cfg.harness` (what the orchestrator
+# adds: the proposals' and init checkpoints by sha256, the merge, test-only). The hash sees them
+# under the top-level names they had before the namespace existed, in the order they were set.
+HARNESS_KEYS = {"proposals_checkpoint_sha256": "proposals_checkpoint_sha256",
+                "init_from": "init_from", "merged_from": "merged_from",
+                "test_only": "harness_test_only"}
+
+
+def harness_keys(cfg):
+    """cfg.harness, made on first use."""
+    if cfg.get("harness") is None:
+        cfg.harness = dict()
+    return cfg.harness
+
+
 def config_hash(cfg) -> str:
     """Identity of the experiment: the resolved config minus where it runs and writes."""
     from mmengine.config import Config
-    c = Config(cfg.to_dict())
+    d = cfg.to_dict()
+    own = d.pop("harness", None) or {}
+    d.update({HARNESS_KEYS.get(k, k): own[k] for k in [*HARNESS_KEYS, *own] if k in own})
+    c = Config(d)
     # load_from is a path in the store; the checkpoint's sha256 (init_from / merged_from) is what
     # identifies it.
     for key in ("work_dir", "data_root", "load_from"):

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from harness.data.coco import COCO_CATEGORIES
 from harness.errors import HarnessError
 
 GENERATOR = "harness.data.synth"
@@ -58,25 +59,6 @@ CATEGORIES = (
     {"id": 42, "name": "surfboard", "supercategory": "sports", "shape": "bar"},
 )
 _COCO_ID = {shape_id: CATEGORIES[shape_id - 1]["id"] for shape_id in _SHAPES}
-
-# All 80 COCO 2017 categories (id, name), listed in every split: evaluators map a model's label
-# index (0..79, COCO order) back to a category id through this list, so it must be complete.
-COCO_CATEGORIES = tuple(zip(
-    (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
-     31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55,
-     56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84,
-     85, 86, 87, 88, 89, 90),
-    ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-     "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-     "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-     "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-     "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-     "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-     "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
-     "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-     "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-     "teddy bear", "hair drier", "toothbrush")))
-
 
 def _category_list() -> list[dict]:
     used = {c["id"]: c for c in CATEGORIES}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.store.records import Store, atomic_file
+from harness.store import Store, atomic_file
 
 SHARED = ("backbone.", "neck.")
 # part of a merge -> {prefix in its checkpoint: prefix in the Faster R-CNN}. mmdet's RPN detector

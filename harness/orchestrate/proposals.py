@@ -7,34 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data.validate import annotation_fingerprint
 from harness.errors import HarnessError
-from harness.store.records import Store, write_json_atomic
-
-# Sec. 5.2: "We use 2000 RoIs per image for training and 1000 for testing."
-SPLIT_PROPOSALS = {"train2017": 2000, "val2017": 1000}
-# COCO test-dev (image list only, scored by the COCO server): dumped too when the data root has it,
-# so that Table 4's detector can write its test-dev result file.
-TEST_DEV = "test-dev2017"
-TEST_DEV_ANN, TEST_DEV_IMAGES = "annotations/image_info_test-dev2017.json", "test2017/"
+from harness.data.coco import proposal_splits as splits
+from harness.paper.constants import PROPOSALS_PER_IMAGE as SPLIT_PROPOSALS
+from harness.store import Store, write_json_atomic
 MANIFEST = "manifest.json"
-
-
-def has_test_dev(data_root: Path) -> bool:
-    return (Path(data_root) / TEST_DEV_ANN).is_file() and (Path(data_root) / TEST_DEV_IMAGES).is_dir()
-
-
-def splits(data_root: Path) -> dict[str, tuple[str, str, int]]:
-    """split -> (annotation file relative to the data root, image folder, proposals per image)."""
-    out = {s: (f"annotations/instances_{s}.json", f"{s}/", n) for s, n in SPLIT_PROPOSALS.items()}
-    if has_test_dev(data_root):
-        out[TEST_DEV] = (TEST_DEV_ANN, TEST_DEV_IMAGES, SPLIT_PROPOSALS["val2017"])
-    return out
 
 
 def file_sha256(path: Path) -> str:
@@ -54,7 +36,7 @@ class ProposalState:
 
 
 def proposals_dir(store: Store, producer_id: str, profile: str, seed: int) -> Path:
-    return store.run_dir(producer_id, profile, seed) / "proposals"
+    return store.run(producer_id, profile, seed).proposals
 
 
 def check(store: Store, producer_id: str, profile: str, seed: int, data_root: Path) -> ProposalState:
@@ -121,26 +103,3 @@ def dump(store: Store, producer_id: str, profile: str, seed: int, data_root: Pat
     state = check(store, producer_id, profile, seed, data_root)
     assert state.status == "fresh", state
     return state
-
-
-def dump_in_worker(cfg, out_dir: Path, checkpoint: str) -> None:
-    """Worker side: test the RPN on each split with DumpProposals (runs in harness.worker)."""
-    from mmengine.runner import Runner
-    for split, (ann_rel, images, n) in splits(Path(cfg.data_root)).items():
-        c = cfg.copy()
-        for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler",
-                    "val_dataloader", "val_cfg", "val_evaluator"):
-            c[key] = None
-        c.load_from = checkpoint
-        c.resume = False
-        c.work_dir = str(out_dir / "work")
-        c.experiment_name = f"dump_{split}"
-        c.model.test_cfg.rpn.max_per_img = n
-        ds = c.test_dataloader.dataset
-        ds.ann_file = ann_rel
-        ds.data_prefix = dict(img=images)
-        tmp_name = f".{split}.{os.getpid()}.tmp.pkl"
-        c.test_evaluator = dict(type="DumpProposals", output_dir=str(out_dir),
-                                proposals_file=tmp_name, num_max_proposals=n)
-        Runner.from_cfg(c).test()
-        os.replace(out_dir / tmp_name, out_dir / f"{split}.pkl")

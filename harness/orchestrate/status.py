@@ -1,35 +1,38 @@
-"""`harness status`: every row's state, progress and ETA, read from the store (never from memory
-of a sweep, so it works while sweeps run elsewhere and after they die)."""
+"""`harness status`: every row's state, progress and ETA, read from the store (never from the
+memory of a sweep, so it works while sweeps run elsewhere and after they die)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from harness.orchestrate.locks import is_locked
-from harness.orchestrate.sweep import last_progress, plan
-from harness.store.records import Store
+from harness.orchestrate.plan import plan
+from harness.orchestrate.progress import last_progress
+from harness.paper.rows import Row
+from harness.store import Status, Store
 
 
-def row_state(store: Store, row, profile: str, seed: int, states: dict) -> tuple[str, str]:
-    rec = store.get(row.id, profile, seed)
+def row_state(store: Store, row: Row, profile: str, seed: int,
+              states: dict[str, tuple[Status, str]]) -> tuple[Status, str]:
+    """A row's state; `states` holds those of the rows planned before it (its producers)."""
+    run = store.run(row.id, profile, seed)
     if is_locked(store.root, row.id, profile, seed):
-        progress = last_progress(store.run_dir(row.id, profile, seed) / "worker.log")
-        return "running", progress or "starting"
-    if rec is not None and rec.get("status") == "done":
+        return Status.RUNNING, last_progress(run.log) or "starting"
+    rec = store.get(row.id, profile, seed)
+    if rec is not None and rec.get("status") == Status.DONE:
         extra = " (resumed)" if rec.get("resumed") else ""
-        return "done", f"{rec.get('finished_at', '')}{extra}"
-    if rec is not None and rec.get("status") == "failed":
-        return "failed", rec.get("reason") or "unknown reason"
-    ckpt = store.run_dir(row.id, profile, seed) / "work" / "last_checkpoint"
-    if rec is None and ckpt.exists():
-        return "stopped", f"interrupted at {Path(ckpt.read_text().strip()).name}; a re-run resumes it"
-    for dep in (row.proposals_from, row.same_as):
-        if dep and states.get(dep, ("",))[0] in ("failed", "blocked"):
-            return "blocked", f"by {dep} ({states[dep][0]})"
-    return "pending", ""
+        return Status.DONE, f"{rec.get('finished_at', '')}{extra}"
+    if rec is not None and rec.get("status") == Status.FAILED:
+        return Status.FAILED, rec.get("reason") or "unknown reason"
+    if rec is None and (run.work / "last_checkpoint").exists():
+        name = run.last_checkpoint().name if run.last_checkpoint() else "a checkpoint"
+        return Status.STOPPED, f"interrupted at {name}; a re-run resumes it"
+    for edge in row.edges:   # any kind of producer: proposals, same run, init, merge
+        state = states.get(edge.row, (Status.PENDING,))[0]
+        if state in (Status.FAILED, Status.BLOCKED):
+            return Status.BLOCKED, f"by {edge.row} ({state}, {edge.label})"
+    return Status.PENDING, ""
 
 
-def render_status(store: Store, rows, profile: str, seed: int = 0) -> str:
-    states: dict[str, tuple[str, str]] = {}
+def render_status(store: Store, rows: list[Row], profile: str, seed: int = 0) -> str:
+    states: dict[str, tuple[Status, str]] = {}
     for step in plan(rows):
         states[step.row.id] = row_state(store, step.row, profile, seed, states)
     width = max(len(r) for r in states)

@@ -9,11 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
 from harness.errors import HarnessError
 from harness.paths import PAPER_CONFIGS, PUBLISHED
+
+
+class Edge(NamedTuple):
+    """One dependency of a row on another: the one model of dependencies that planning, status,
+    the dry-run plan and the audit all read.
+
+    kind: "same_as" (this row's run *is* the other's: the paper's 3(c) = 2(c)), "proposals"
+    (trains and tests on the other's dumped proposals), "init" (starts from the other's final
+    checkpoint: 4-step steps 3-4), "merge" (a test-only model merged from the other's weights;
+    `part` says which: rpn or detector)."""
+    kind: str
+    row: str
+    part: str | None = None
+
+    @property
+    def label(self) -> str:
+        return {"same_as": "same run", "merge": f"merged {self.part}"}.get(self.kind, self.kind)
 
 
 @dataclass(frozen=True)
@@ -33,15 +51,19 @@ class Row:
     task: str | None = None            # a step's own task when it differs from its table's
     schedule: str = "1x"               # "2x": twice the iterations at each learning rate
     paper_time_s: float | None = None  # the paper's inference s/image (M40), where it gives one
+    tolerance: float | dict | None = None  # overrides the report's tolerance (all or per metric)
+
+    @property
+    def edges(self) -> list[Edge]:
+        out = [Edge("same_as", self.same_as)] if self.same_as else []
+        out += [Edge("proposals", self.proposals_from)] if self.proposals_from else []
+        out += [Edge("init", self.init_from)] if self.init_from else []
+        return out + [Edge("merge", d, part) for part, d in self.merge.items()]
 
     @property
     def deps(self) -> list[str]:
         """Rows that must finish first, each once, in a stable order."""
-        out: list[str] = []
-        for d in (self.same_as, self.proposals_from, self.init_from, *self.merge.values()):
-            if d and d not in out:
-                out.append(d)
-        return out
+        return list(dict.fromkeys(e.row for e in self.edges))
 
     @property
     def id(self) -> str:
@@ -69,6 +91,7 @@ class Table:
     rows: dict[str, Row]
     note: str = ""
     steps: dict[str, Row] = field(default_factory=dict)  # run as dependencies, never tabulated
+    tolerance: float | dict | None = None  # overrides the report's tolerance for this table
 
     @property
     def local_metrics(self) -> list[str]:
@@ -78,6 +101,27 @@ class Table:
     @property
     def runnable_rows(self) -> list[Row]:
         return [r for r in self.rows.values() if r.runnable]
+
+
+def paper_metrics(table: Table, raw: dict, step: bool = False) -> tuple[dict, list, str | None]:
+    """A run's evaluator output (fractions) as the table's columns in percent: (metrics, columns
+    without objects of that size, problem). The evaluator's -1 (no objects of a size) is None.
+    A step row (not in the paper's tables) keeps every key its evaluator reported."""
+    if step:
+        return ({k: round(100.0 * v, 4) for k, v in raw.items() if v >= 0},
+                sorted(k for k, v in raw.items() if v < 0), None)
+    metrics, na = {}, []
+    for col, key in table.metrics.items():
+        if key is None:      # scored by the COCO server only (Table 4's test-dev columns)
+            continue
+        if key not in raw:
+            return {}, [], f"the evaluator reported no '{key}' (got {sorted(raw)})"
+        if raw[key] < 0:
+            metrics[col] = None
+            na.append(col)
+        else:
+            metrics[col] = round(100.0 * raw[key], 4)
+    return metrics, na, None
 
 
 def parse_published(data: dict) -> dict[str, Table]:
@@ -98,7 +142,7 @@ def parse_published(data: dict) -> dict[str, Table]:
         tables[tid] = Table(id=tid, title=t["title"], section=str(t.get("section", "")),
                             task=t["task"], metrics=dict(t["metrics"]),
                             columns=list(t.get("columns", [])), rows=rows, note=t.get("note", ""),
-                            steps=steps)
+                            steps=steps, tolerance=_tolerance(tid, t.get("tolerance"), t))
     return tables
 
 
@@ -110,7 +154,26 @@ def _row(tid: str, letter: str, r: dict, t: dict, step: bool) -> Row:
                proposals_from=r.get("proposals_from"), same_as=r.get("same_as"),
                init_from=r.get("init_from"), merge=dict(r.get("merge") or {}), step=step,
                task=r.get("task"), schedule=str(r.get("schedule", "1x")),
-               paper_time_s=r.get("paper_time_s", r.get("time_s")))
+               paper_time_s=r.get("paper_time_s", r.get("time_s")),
+               tolerance=_tolerance(f"{tid}.{letter}", r.get("tolerance"), t))
+
+
+def _tolerance(where: str, value, table: dict):
+    """A tolerance override: a number of points >= 0, or {metric: points} for the table's metrics."""
+    def bad(v) -> bool:
+        return isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        unknown = set(value) - set(table["metrics"])
+        if unknown or any(bad(v) for v in value.values()):
+            raise HarnessError(f"published.yaml: {where} has a tolerance override for "
+                               f"{sorted(unknown) or 'a metric'} that is not a metric of its table "
+                               "with a number >= 0; fix paper_configs/published.yaml")
+        return dict(value)
+    if bad(value):
+        raise HarnessError(f"published.yaml: {where} has tolerance {value!r}; give points >= 0")
+    return float(value)
 
 
 @lru_cache(maxsize=None)

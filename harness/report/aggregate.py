@@ -2,14 +2,13 @@
 
 Tables, claims, plots and the CSV all read these groups, so they can never disagree on what
 was measured. Only `done` runs contribute numbers; a row run several times (seeds) is its mean.
-Whether a group may be judged against the paper is decided here, once: its profile must be a
-reproduction profile (harness/config/profiles.py) and no record of it may say otherwise."""
+Whether a group may be judged against the paper is decided by harness/report/verdict.py."""
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
 
-from harness.config.profiles import PROFILES
+from harness.report.verdict import may_judge
 from harness.paper.rows import Table
 
 
@@ -51,9 +50,7 @@ class Group:
 
     @property
     def judged(self) -> bool:
-        p = PROFILES.get(self.profile)
-        return bool(p and p.is_reproduction and
-                    all(r.get("is_reproduction", True) is not False for r in self.records))
+        return may_judge(self.records)
 
     def cell(self, metric: str) -> Cell | None:
         """None when no run of this group finished."""

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
-from harness.store.records import atomic_file
+from harness.store import atomic_file
 from harness.report.doc import SHADES, Bullets, FigureBlock, Heading, Para, TableBlock, plain
 
 PAGE_IN = (11.69, 8.27)                 # A4 landscape

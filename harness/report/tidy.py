@@ -8,9 +8,10 @@ import io
 from pathlib import Path
 
 from harness.report.aggregate import get, lines
-from harness.config.profiles import PROFILES
+from harness.paper.constants import DEFAULT_TOLERANCE
+from harness.report.verdict import Verdict, judge, may_judge, tolerance_for
 from harness.paper.rows import load_tables
-from harness.store.records import write_text_atomic
+from harness.store import write_text_atomic
 
 TIDY_COLUMNS = [
     "row", "table", "row_name", "profile", "is_reproduction", "seed", "status", "reason",
@@ -21,24 +22,19 @@ TIDY_COLUMNS = [
     "ann_train_sha256_16", "ann_test_sha256_16", "started_at", "finished_at"]
 
 
-def _judged(r: dict) -> bool:
-    p = PROFILES.get(r.get("profile"))
-    return bool(p and p.is_reproduction and r.get("is_reproduction", True) is not False)
-
-
-def _verdict(r, metric, pub, meas, tol) -> str:
+def _verdict(r, pub, meas, tol) -> Verdict:
     if r.get("status") != "done":
-        return "failed"
+        return Verdict.FAILED
     if meas is None:
-        return "n/a"
+        return Verdict.NA
     if pub is None:
-        return "not published"
-    if not _judged(r):
-        return "not judged"
-    return "within" if abs(meas - pub) <= tol + 1e-9 else "outside"
+        return Verdict.NOT_PUBLISHED
+    if not may_judge([r]):
+        return Verdict.NOT_JUDGED
+    return judge(pub, meas, tol)
 
 
-def tidy_rows(records: list[dict], tolerance: float = 0.5) -> list[dict]:
+def tidy_rows(records: list[dict], tolerance: float = DEFAULT_TOLERANCE) -> list[dict]:
     tables = load_tables()
     out = []
     for r in records:
@@ -50,8 +46,8 @@ def tidy_rows(records: list[dict], tolerance: float = 0.5) -> list[dict]:
         rt = r.get("runtime") if isinstance(r.get("runtime"), dict) else {}
         base = {
             "row": r["row"], "table": tid, "row_name": row.name, "profile": r["profile"],
-            "is_reproduction": _judged(r), "seed": r.get("seed", 0), "status": r.get("status"),
-            "reason": r.get("reason"), "tolerance": tolerance, "same_as": r.get("same_as"),
+            "is_reproduction": may_judge([r]), "seed": r.get("seed", 0), "status": r.get("status"),
+            "reason": r.get("reason"), "same_as": r.get("same_as"),
             "config_hash": get(r, "config", "hash"), "git_commit": get(r, "code", "commit"),
             "git_dirty": get(r, "code", "dirty"),
             **{k: get(r, "packages", k) for k in ("mmdet", "mmcv", "mmengine", "torch")},
@@ -74,13 +70,14 @@ def tidy_rows(records: list[dict], tolerance: float = 0.5) -> list[dict]:
             meas = get(r, "metrics", m) if r.get("status") == "done" and \
                 m not in (r.get("metrics_na") or []) else None
             meas = meas if isinstance(meas, (int, float)) else None
-            out.append(dict(base, metric=m, published=pub, measured=meas,
+            tol = tolerance_for(table, row, m, tolerance)
+            out.append(dict(base, metric=m, published=pub, measured=meas, tolerance=tol,
                             delta=None if pub is None or meas is None else round(meas - pub, 6),
-                            verdict=_verdict(r, m, pub, meas, tolerance)))
+                            verdict=str(_verdict(r, pub, meas, tol))))
     return out
 
 
-def write_tidy_csv(records: list[dict], path: Path, tolerance: float = 0.5) -> None:
+def write_tidy_csv(records: list[dict], path: Path, tolerance: float = DEFAULT_TOLERANCE) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=TIDY_COLUMNS, lineterminator="\n")
     w.writeheader()

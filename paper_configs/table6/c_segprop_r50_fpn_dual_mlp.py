@@ -2,10 +2,10 @@
 # The base row of Table 6; (a), (b), (d), (e) inherit it and change one thing. Inherits mmdet's
 # caffe-style R-50 FPN RPN config for data, schedule and runtime only (as Table 1(c); the harness
 # sets MMDET_CONFIGS, notes §2) and replaces the whole model: mmdet has no mask-proposal head
-# (notes §4), `harness/models/segment_proposals.py` is it.
+# (notes §4), `harness/models/segment/` is it.
 _base_ = '{{$MMDET_CONFIGS:}}/rpn/rpn_r50-caffe_fpn_1x_coco.py'
 
-custom_imports = dict(imports=['harness.models.segment_proposals'], allow_failed_imports=False)
+custom_imports = dict(imports=['harness.models.segment'], allow_failed_imports=False)
 
 model = dict(
     _delete_=True,

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config.anchors import PAPER_INPUT, count_anchors, featmap_sizes, humanize
+from harness.config.anchors import (PAPER_INPUT, count_anchors, count_anchors_mmdet,
+                                    featmap_sizes, humanize)
 from harness.config.audit import audit_row, render
 from harness.config.resolve import load_row_config
 from harness.paper.rows import Row, load_tables, resolve
@@ -23,6 +24,7 @@ def test_anchor_count_of_every_table1_row_matches_the_published_column(letter, e
     row = T1.rows[letter]
     n = count_anchors(load_row_config(row))
     assert n == exact
+    assert count_anchors_mmdet(load_row_config(row)) == exact   # the arithmetic is mmdet's
     assert humanize(n) == row.columns["anchors"]
 
 

@@ -93,9 +93,11 @@ def test_every_runnable_row_config_builds_its_model():
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.utils import import_modules_from_strings
     register_all_modules()
     for row in [r for r in all_rows() if r.runnable]:
         cfg = resolve_config(row, get_profile("smoke"), Path("/data"), Path("/tmp/w")).cfg
+        import_modules_from_strings(**cfg.custom_imports)   # as the worker's Config.fromfile does
         model = MODELS.build(cfg.model)
         model.eval()
         with torch.no_grad():

@@ -5,8 +5,6 @@ These check the registry, the merge and that the merged model loads strictly; th
 in tests/integration/test_four_step_runs.py."""
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,6 @@ from harness.errors import HarnessError
 from harness.orchestrate.four_step import merge_checkpoints, shared_differences
 from harness.paper.rows import get_row, load_tables, resolve
 from harness.orchestrate.sweep import plan
-
-from tests.conftest import run_cli
 
 
 def test_registry_has_25_runnable_rows_and_the_steps_stay_out_of_the_tables():

@@ -1,6 +1,6 @@
 """Table 6 (segmentation proposals, Appendix A): target assignment, metric, model, smoke run.
 
-"+-1 cell" as implemented (harness/models/segment_proposals.py): an object is a positive of every cell of
+"+-1 cell" as implemented (harness/models/segment/): an object is a positive of every cell of
 its slot's level whose centre ((x + 0.5) * 2^k, (y + 0.5) * 2^k) lies within 2^k pixels of the
 object's box centre in x and in y (inclusive), clipped to the feature map."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.models.segment_proposals import (Assignment, FPNMaskProposalHead, SegmentProposalMetric,
+from harness.models.segment import (Assignment, FPNMaskProposalHead, SegmentProposalMetric,
                                     assign_targets, make_slots, paste_rle, segment_ar)
 from harness.paper.rows import Row
 
@@ -292,7 +292,7 @@ def test_mask_target_crop_and_paste_use_the_same_window():
     """The training target (crop of the window, resized) pasted back lands on the object."""
     import pycocotools.mask as mu
 
-    from harness.models.segment_proposals import window_boxes
+    from harness.models.segment import window_boxes
     from mmdet.structures.mask import BitmapMasks
     h, w = 256, 320
     gt = np.zeros((1, h, w), dtype=np.uint8)
@@ -319,7 +319,7 @@ def test_audit_finds_every_table6_row_as_the_paper_states_it():
 
 
 def test_batched_paste_equals_one_at_a_time():
-    from harness.models.segment_proposals import paste_rles
+    from harness.models.segment import paste_rles
     g = torch.Generator().manual_seed(0)
     probs = torch.rand(7, 14, 14, generator=g)
     boxes = [(-20, -10, 60, 70), (5, 5, 85, 85), (100, 30, 213, 143), (-50, -50, 590, 590),

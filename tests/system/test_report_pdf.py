@@ -3,7 +3,6 @@ record): the PDF renders to PNG pages with poppler's pdftoppm and shows the tabl
 claims; the markdown shows the same."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -12,9 +11,9 @@ import pytest
 from PIL import Image
 
 from harness.report.pdf import text_width, wrap
-from harness.report.tables import write_report
+from harness.report.write import write_report
 from harness.paper.rows import load_tables
-from harness.store.records import Store
+from harness.store import Store
 
 from tests.report_records import smoke_store_records
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from harness.report.aggregate import group_records
-from harness.paper.claims import CLAIMS, FAILS, HOLDS, KINDS, NOT_ENOUGH, Claim, evaluate, evaluate_all
+from harness.report.claims import CLAIMS, FAILS, HOLDS, KINDS, NOT_ENOUGH, Claim, evaluate, evaluate_all
 from harness.paper.rows import load_tables
 
 from tests.report_records import full_record, published

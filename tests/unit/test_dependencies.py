@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from harness.orchestrate import sweep as run_module
 from harness.config.profiles import get_profile
 from harness.orchestrate.proposals import MANIFEST, SPLIT_PROPOSALS, check, file_sha256, proposals_dir
 from harness.paper.rows import get_row, resolve
 from harness.orchestrate.sweep import RunOptions, execute, plan
-from harness.store.records import RECORD_SCHEMA, Store
+from harness.store import RECORD_SCHEMA, Store
 from harness.data.validate import annotation_fingerprint
 
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.report.tables import TIDY_COLUMNS, render_table, write_report
+from harness.report.tables import render_table
+from harness.report.write import write_report
+from harness.report.tidy import TIDY_COLUMNS
 from harness.paper.rows import load_tables
-from harness.store.records import Store
+from harness.store import Store
 
 from tests.unit.test_store import record
 
@@ -79,7 +81,7 @@ def test_write_report_skips_corrupt_records_and_exports_tidy_csv(tmp_path):
 import pytest  # noqa: E402
 
 from harness.errors import HarnessError  # noqa: E402
-from harness.report.tables import Written  # noqa: E402
+from harness.report.write import Written  # noqa: E402
 
 from tests.report_records import full_record  # noqa: E402
 

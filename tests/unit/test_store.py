@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from harness.store.records import RECORD_SCHEMA, Store, write_json_atomic
+from harness.store import Record, Store, write_json_atomic
 
 
 def record(row="table1.c", profile="smoke", seed=0, **metrics):
-    return {"schema": RECORD_SCHEMA, "row": row, "table": row.split(".")[0], "profile": profile,
-            "seed": seed, "status": "done", "metrics": metrics or {"AR@100": 12.5}}
+    return Record(row=row, table=row.split(".")[0], profile=profile, seed=seed, status="done",
+                  metrics=metrics or {"AR@100": 12.5}).to_dict()
 
 
 def test_write_then_get_round_trips(tmp_path):
@@ -50,6 +50,7 @@ def test_scan_rejects_non_numeric_metric(tmp_path):
     store = Store(tmp_path)
     path = store.write(record())
     data = json.loads(path.read_text())
+    assert Record.from_dict(data).to_dict() == record()     # the file round-trips through the schema
     data["metrics"]["AR@100"] = "12.5"
     path.write_text(json.dumps(data))
     good, problems = store.scan()

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 from harness.report.aggregate import Group, judged_group
+from harness.paper.constants import DEFAULT_TOLERANCE
 from harness.paper.rows import Table
 
 HOLDS, FAILS, NOT_ENOUGH = "holds", "fails", "not enough data"
@@ -186,7 +187,7 @@ def _info_delta(claim: Claim, groups) -> float | None:
     return None
 
 
-def evaluate(claim: Claim, tables: dict[str, Table], groups, tol: float = 0.5) -> ClaimResult:
+def evaluate(claim: Claim, tables: dict[str, Table], groups, tol: float = DEFAULT_TOLERANCE) -> ClaimResult:
     sa, sb = _side(claim.a, claim.metric, tables, groups), _side(claim.b, claim.metric, tables, groups)
     runs = " / ".join(str(s.n) if s.source == "paper" else
                       "lit." if s.source == "literature" else "0" for s in (sa, sb))
@@ -220,6 +221,6 @@ def evaluate(claim: Claim, tables: dict[str, Table], groups, tol: float = 0.5) -
     return ClaimResult(claim, HOLDS if ok else FAILS, delta, None, rule, runs, "; ".join(notes))
 
 
-def evaluate_all(tables: dict[str, Table], groups, tol: float = 0.5,
+def evaluate_all(tables: dict[str, Table], groups, tol: float = DEFAULT_TOLERANCE,
                  claims: list[Claim] | None = None) -> list[ClaimResult]:
     return [evaluate(c, tables, groups, tol) for c in (CLAIMS if claims is None else claims)]

@@ -1,0 +1,46 @@
+"""What a worker hands back to the orchestrator: RUN_DIR/outcome.json, written by rank 0.
+
+The worker writes it atomically when it ends, done or failed; the orchestrator turns it into the
+run's record. A worker that dies without one (killed, out of memory) is reported by the
+orchestrator from its exit code."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from harness.store.atomic import write_json_atomic
+
+
+@dataclass
+class WorkerOutcome:
+    status: str                                  # "done" or "failed"
+    reason: str | None = None                    # one line, when failed
+    metrics: dict = field(default_factory=dict)  # the evaluator's keys, fractions
+    test_dev: dict | None = None
+    iterations: int | None = None
+    resumed_from_iteration: int | None = None
+    environment: dict = field(default_factory=dict)
+    runtime: dict | None = None
+    train_test_seconds: float | None = None
+    lr_used: dict | None = None                  # first / peak / last LR MMEngine used
+    preflight: dict | None = None                # --preflight: s/iter, peak memory
+
+    def write(self, path: Path) -> None:
+        write_json_atomic(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: Path, exit_code: int) -> "WorkerOutcome":
+        """The outcome the worker left; a missing or broken one, or a non-zero exit code after a
+        `done`, becomes a failure that says so."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            return cls("failed", f"worker exited with code {exit_code} without an outcome (killed?)")
+        known = {f.name for f in fields(cls)}
+        outcome = cls(**{k: v for k, v in data.items() if k in known}) \
+            if isinstance(data, dict) and isinstance(data.get("status"), str) \
+            else cls("failed", f"{path} is not a worker outcome")
+        if exit_code != 0 and outcome.status == "done":
+            return cls("failed", f"worker exited with code {exit_code}")
+        return outcome
