@@ -26,7 +26,9 @@ PLUGIN_IDS = {"harness.models.hooks": "harness.hooks", "harness.models.necks": "
 
 
 def mmdet_configs_dir() -> Path:
-    """The installed mmdet's config tree (inherited by absolute path: notes §2)."""
+    """The installed mmdet's config tree. Row configs inherit its files by absolute path
+    (`{{$MMDET_CONFIGS:}}/...`): mmengine resolves the `mmdet::` scope through pkg_resources,
+    which is deprecated and absent from setuptools >= 81 environments."""
     import importlib.util
     spec = importlib.util.find_spec("mmdet")
     if spec is None or spec.origin is None:

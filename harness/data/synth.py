@@ -12,11 +12,8 @@ sizes do, and the output is byte-for-byte identical for a given seed.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import math
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from harness.data.coco import COCO_CATEGORIES
+from harness.data.publish import publish_dir, read_manifest, tree_hash, write_json
 from harness.errors import HarnessError
 
 GENERATOR = "harness.data.synth"
@@ -195,59 +193,12 @@ def _render(objs: list[_Obj], size: tuple[int, int], rng: np.random.Generator) -
     return buf.getvalue()
 
 
-# --- files -----------------------------------------------------------------------------------
-
-def tree_hash(root: Path, exclude: tuple[str, ...] = (MANIFEST,)) -> str:
-    """sha256 over every file's relative path and bytes (sorted), so any change shows."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in exclude):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def write_json(path: Path, obj: object) -> None:
-    """Deterministic JSON, written to a sibling temp file and renamed over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, separators=(",", ":")) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def publish_dir(tmp: Path, root: Path, force: bool) -> None:
-    """Rename a finished temp tree onto root. An existing root is only replaced when force is set
-    (or it is an empty directory); the old tree is moved aside first, so root is never half-made."""
-    if root.is_dir() and not any(root.iterdir()):
-        root.rmdir()
-    if root.exists() or root.is_symlink():
-        if not force:
-            raise HarnessError(f"{root} already exists with other content; pick an empty path or pass "
-                               "--force to replace it")
-        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-        root.rename(old / root.name)
-        tmp.rename(root)
-        shutil.rmtree(old)
-        return
-    try:
-        tmp.rename(root)
-    except OSError as e:  # root appeared meanwhile (a concurrent run)
-        raise HarnessError(f"{root} appeared while it was being written ({e.strerror}); run again") from None
-
-
-def read_manifest(root: Path, name: str = MANIFEST) -> dict | None:
-    """The manifest JSON object in root, or None if absent or unreadable."""
-    try:
-        data = json.loads((root / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _complete_set(root: Path, params: dict) -> dict | None:
     """root's manifest if root holds an intact set made by this generator with these parameters."""
-    existing = read_manifest(root) if root.is_dir() else None
+    existing = read_manifest(root, MANIFEST) if root.is_dir() else None
     if (existing is not None and existing.get("generator_version") == GENERATOR_VERSION
-            and existing.get("params") == params and existing.get("content_sha256") == tree_hash(root)):
+            and existing.get("params") == params
+            and existing.get("content_sha256") == tree_hash(root, (MANIFEST,))):
         return existing
     return None
 
@@ -310,7 +261,7 @@ def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
     if existing is not None:  # nothing to replace, even with force
         return {**existing, "root": str(root), "created": False}
     if root.exists() and not force and not (root.is_dir() and not any(root.iterdir())):
-        what = "a synthetic set made with other parameters" if read_manifest(root) else "other content"
+        what = "a synthetic set made with other parameters" if read_manifest(root, MANIFEST) else "other content"
         raise HarnessError(f"{root} already exists and holds {what}; pick an empty path or pass --force "
                            "to replace it")
 
@@ -321,7 +272,7 @@ def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
                   "val2017": _write_split(tmp, "val2017", n_val, seed, size)}
         manifest = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "params": params,
                     "categories": [c["name"] for c in CATEGORIES], "splits": splits,
-                    "content_sha256": tree_hash(tmp)}
+                    "content_sha256": tree_hash(tmp, (MANIFEST,))}
         write_json(tmp / MANIFEST, manifest)
         tmp.chmod(0o755)  # mkdtemp makes it 0700
         publish_dir(tmp, root, force)
