@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.config.profiles import Profile
 from harness.paper.rows import Row
+from harness.config.table6_split import apply_paper_train_split
 from harness.config.schedule import ScheduleChange, fit_to_batch, rescale
 
 # The harness's MMDetection plugins (harness/models/), imported by every run's worker.
@@ -40,9 +41,9 @@ def mmdet_configs_dir() -> Path:
     return path
 
 
-def load_row_config(row: Row):
-    """The row's config as written (mmdet's base configs inherited), parsed but never built:
-    no torch import, so `harness list`, `audit` and the dry-run stay fast."""
+def load_config(path: Path):
+    """A config file as written (bases inherited, mmdet's included), parsed but never built: no
+    torch import, so `harness list`, `audit`, the report and the dry-run stay fast."""
     import mmengine.config.config as mmengine_config
     from mmengine.config import Config
     os.environ["MMDET_CONFIGS"] = str(mmdet_configs_dir())
@@ -54,9 +55,13 @@ def load_row_config(row: Row):
         None if level <= logging.INFO else announce(msg, logger, level)
     try:
         # the plugins in custom_imports are the worker's to import (they import torch)
-        return Config.fromfile(str(row.config_path), import_custom_modules=False)
+        return Config.fromfile(str(path), import_custom_modules=False)
     finally:
         mmengine_config.print_log = announce
+
+
+def load_row_config(row: Row):
+    return load_config(row.config_path)
 
 
 @dataclass
@@ -196,6 +201,7 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
         change, deviation = fit_to_batch(cfg, cfg.train_dataloader.batch_size * processes)
         deviations += [deviation] if deviation else []
     apply_data_root(cfg, data_root)
+    apply_paper_train_split(cfg, data_root)   # Table 6: train2014 where the data root has it
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=imports + [m for m in HARNESS_IMPORTS if m not in imports],
                               allow_failed_imports=False)

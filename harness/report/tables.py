@@ -16,6 +16,7 @@ from harness.paper.others import Others, load_others
 from harness.paper.rows import Table, load_tables
 from harness.report.aggregate import Cell, Group, get, group_records, lines as str_list
 from harness.report.doc import Bullets, Heading, Para, TableBlock, to_markdown
+from harness.report.fidelity_notes import deviation_footnotes
 from harness.report.verdict import Verdict, judge, tolerance_for
 
 TITLE = "FPN reproduction report"
@@ -215,6 +216,7 @@ def _table_frame(table, groups, tol, anchors, others, sources, header, rows, sha
         notes.append("Other reproductions: " + "; ".join(
             f"{s}: {others.sources[s].get('title', s)}" for s in sources) +
             " (sources at the end of the report). Shown for context, never judged.")
+    notes += deviation_footnotes(table, groups)
     if notes:
         blocks.append(Bullets(notes))
     return blocks

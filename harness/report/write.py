@@ -13,7 +13,7 @@ from harness.paper.others import load_others
 from harness.paper.rows import Table, load_tables
 from harness.report import plots
 from harness.report.aggregate import group_records
-from harness.report.claims import FAILS, HOLDS, NOT_ENOUGH, evaluate_all
+from harness.report.claims import FAILS, HOLDS, NOT_ENOUGH, SERVER_ONLY, evaluate_all
 from harness.report.doc import Bullets, FigureBlock, Heading, Para, to_markdown
 from harness.report.sections import claim_blocks, runs_blocks
 from harness.report.tables import TITLE, cell_verdict, table_blocks
@@ -56,7 +56,8 @@ def _summary(records, groups, tables, results, tol, problems) -> list:
     out.append(Heading("At a glance", 2))
     out.append(Bullets([
         f"Claims: {claims.get(HOLDS, 0)} hold, {claims.get(FAILS, 0)} fail, "
-        f"{claims.get(NOT_ENOUGH, 0)} not enough data (of {len(results)}).",
+        f"{claims.get(NOT_ENOUGH, 0)} not enough data, {claims.get(SERVER_ONLY, 0)} COCO server "
+        f"only (of {len(results)}).",
         f"Published numbers (reproduction runs): {verdicts[Verdict.WITHIN]} within ±{tol:g}, "
         f"{verdicts[Verdict.OUTSIDE]} outside, {verdicts[Verdict.NOT_RUN]} not run, "
         f"{verdicts[Verdict.NA]} n/a.",

@@ -51,7 +51,7 @@ def test_paper_profile_states_section_4_1_and_5_1():
     assert cfg.param_scheduler[-1].milestones == [30000]
     assert cfg.train_dataloader.batch_size == 2                      # x 8 GPUs = 16
     resize = [s for s in cfg.train_dataloader.dataset.pipeline if s.type == "Resize"][0]
-    assert resize.scale == (1333, 800)
+    assert resize.scale == (1000, 800)                          # py-faster-rcnn MAX_SIZE 1000
     assert cfg.test_evaluator.metric == "proposal"
     assert tuple(cfg.test_evaluator.proposal_nums) == (100, 300, 1000)
     assert cfg.test_evaluator.ann_file == "/data/coco/annotations/instances_val2017.json"
