@@ -10,7 +10,6 @@ Sec. 5: its code reimplements py-faster-rcnn). This gives 47k / 12k / 200k / 750
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 from harness.errors import HarnessError
 
@@ -65,14 +64,8 @@ def humanize(n: int) -> str:
 
 def table_anchors(table) -> dict[str, str]:
     """Table 1's #anchors column, humanised, from each runnable row's own config (parsed, never
-    built: no torch), once per process and set of row configs."""
+    built: no torch; cached per config tree by harness/config/row_facts.py)."""
     if "anchors" not in table.columns:
         return {}
-    return {r.id: _row_anchors(r.table, r.letter, r.config) for r in table.runnable_rows}
-
-
-@lru_cache(maxsize=None)
-def _row_anchors(table: str, letter: str, config: str) -> str:
-    from harness.config.resolve import load_row_config
-    from harness.paper.rows import get_row
-    return humanize(count_anchors(load_row_config(get_row(f"{table}.{letter}"))))
+    from harness.config.row_facts import row_facts
+    return {r.id: row_facts(r)["anchors"] for r in table.runnable_rows}

@@ -18,7 +18,7 @@ from harness.config.audit_values import (anchor_sizes, box_coders, frozen, later
                                          min_size, pre_nms, resize_sides, roi_iou, schedule,
                                          train_split, warmup)
 from harness.config.profiles import get_profile
-from harness.config.resolve import resolve_config
+from harness.config.resolve import declared_deviations, resolve_config
 from harness.paper.constants import PAPER_GPUS
 from harness.paper.constants import PROPOSALS_PER_IMAGE as SPLIT_PROPOSALS
 from harness.paper.rows import Row, load_tables
@@ -224,11 +224,6 @@ MERGED = [COMMON[0], COMMON[5], MAX_SIZE,
                   lambda c, r: c.model.test_cfg.rpn.max_per_img),
           *[s for s in DETECTOR if s.name in _detector], *DETECTOR_TEST, BOX_CODER]
 SETTINGS = {"proposals": RPN, "detection": DETECTOR, "segment_proposals": SEGMENT, "merged": MERGED}
-
-
-def declared_deviations(cfg) -> dict[str, str]:
-    """The config's `paper_deviations`, less those a child row withdrew (None)."""
-    return {k: str(v) for k, v in (cfg.get("paper_deviations") or {}).items() if v is not None}
 
 
 @dataclass

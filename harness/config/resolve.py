@@ -226,6 +226,12 @@ def harness_keys(cfg):
     return cfg.harness
 
 
+def declared_deviations(cfg) -> dict[str, str]:
+    """The config's `paper_deviations` (setting -> reason), as mmengine merged them over its
+    bases, less those a child row withdrew with None."""
+    return {k: str(v) for k, v in (cfg.get("paper_deviations") or {}).items() if v is not None}
+
+
 def config_hash(cfg) -> str:
     """Identity of the experiment: the resolved config minus where it runs and writes."""
     from mmengine.config import Config

@@ -10,7 +10,8 @@ import shutil
 import time
 from pathlib import Path
 
-from harness.config.resolve import config_hash, harness_keys, resolve_config
+from harness.config.resolve import (config_hash, declared_deviations, harness_keys,
+                                     resolve_config)
 from harness.data.validate import annotation_fingerprint
 from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
 from harness.orchestrate.launch import command
@@ -129,7 +130,7 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
                 if row.config_path.is_relative_to(ROOT) else str(row.config_path),
                 "resolved": str(run.config), "hash": chash},
         schedule=resolved.schedule.as_dict() if resolved.schedule else None,
-        deviations=resolved.deviations,
+        deviations=resolved.deviations, paper_deviations=declared_deviations(cfg),
         cfg_options={k: repr(v) for k, v in opts.cfg_options.items()},
         proposals=None if proposals is None else {
             "producer": row.proposals_from, "checkpoint_sha256": proposals.checkpoint_sha256,

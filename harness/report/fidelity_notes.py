@@ -3,40 +3,27 @@ the claims are encoded (harness/paper/claims.py). No torch or mmdet: the report 
 only its records are.
 
 A row's declared deviations are its config's `paper_deviations` (paper_configs/README.md: the
-rule). They are read from the resolved config a run dumped beside its record when there is one
-(it says, e.g., which training split Table 6 used with that data root), else from the row
-config; both read with harness/config/resolve.py's load_config, which never imports torch."""
+rule). They are read from the records, which keep each run's own resolved declarations (they
+say, e.g., which training split Table 6 used with that data root), else from the row config
+(cached per config tree by harness/config/row_facts.py)."""
 from __future__ import annotations
 
-from pathlib import Path
 
+from harness.config.row_facts import row_facts
 from harness.paper.claims import TIME, Claim
 from harness.paper.rows import Row, Table
 
 KEY = "paper_deviations"
 
 
-def declared(path: Path) -> dict[str, str]:
-    """A config's `paper_deviations` as mmengine merges them over its bases (a child's keys
-    win; a None withdraws an inherited declaration)."""
-    from harness.config.resolve import load_config
-    found = load_config(path).get(KEY) or {}
-    return {k: str(v) for k, v in found.items() if v is not None}
-
-
 def row_deviations(row: Row, records: list[dict] = ()) -> dict[str, str]:
-    """setting -> reason for a row: from its runs' resolved configs (each run's own, with the
-    profiles a reason is limited to) or, without readable runs, from the row config."""
-    per_run: list[tuple[str, dict[str, str]]] = []
-    for rec in records:
-        resolved = Path(str((rec.get("config") or {}).get("resolved") or ""))
-        if resolved.is_file():
-            try:
-                per_run.append((str(rec.get("profile")), declared(resolved)))
-            except Exception:  # noqa: BLE001 - an unreadable run config: use the others
-                continue
+    """setting -> reason for a row: from its runs' records (each run's own resolved config, as
+    the record keeps it, with the profiles a reason is limited to) or, without runs that say,
+    from the row config."""
+    per_run = [(str(rec.get("profile")), rec[KEY]) for rec in records
+               if isinstance(rec.get(KEY), dict)]
     if not per_run:
-        return declared(row.config_path) if row.runnable else {}
+        return dict(row_facts(row)["paper_deviations"]) if row.runnable else {}
     out: dict[str, str] = {}
     for setting in dict.fromkeys(k for _, d in per_run for k in d):
         for reason in dict.fromkeys(d[setting] for _, d in per_run if setting in d):

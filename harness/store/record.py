@@ -47,6 +47,7 @@ class Record:
     config: dict = field(default_factory=dict)            # row_config, resolved, hash
     schedule: dict | None = None
     deviations: list = field(default_factory=list)        # how this run departs from the paper
+    paper_deviations: dict | None = None                  # the resolved config's declarations
     cfg_options: dict = field(default_factory=dict)
     proposals: dict | None = None                         # producer, checkpoint_sha256, files
     init_from: dict | None = None                         # Table 5 steps 3-4

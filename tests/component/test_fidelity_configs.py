@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.config.anchors import PAPER_INPUT, count_anchors, humanize, resize_input
-from harness.config.audit import SETTINGS, audit_row, declared_deviations
+from harness.config.audit import SETTINGS, audit_row
 from harness.config.audit_values import train_split
-from harness.config.resolve import _pipelines, _transforms, load_row_config, resolve_config
+from harness.config.resolve import (_pipelines, _transforms, declared_deviations, load_row_config,
+                                     resolve_config)
 from harness.report.fidelity_notes import deviation_footnotes, row_deviations
 from harness.config.profiles import get_profile
 from harness.paper.rows import Row, all_rows, get_row, load_tables
@@ -192,13 +193,13 @@ def test_table6_trains_on_train2014_where_the_data_root_has_it(tmp_path):
     assert train_split(kept) == "train2017"
     assert declared_deviations(kept)["training split"].startswith("COCO 2014 train")
     assert not apply_paper_train_split(paper_cfg(get_row("table2.c"), with_2014), with_2014)
-    # the report's footnote follows what each run used (its dumped, resolved config)
-    for name, c in (("switched", cfg), ("kept", kept)):
-        c.dump(str(tmp_path / f"{name}.py"))
-    run = lambda name: [{"profile": "paper", "config": {"resolved": str(tmp_path / f"{name}.py")}}]  # noqa: E731
-    assert "training split" not in row_deviations(row, run("switched"))
-    assert row_deviations(row, run("kept"))["training split"].startswith("COCO 2014 train")
-    assert "warm-up" in row_deviations(row, run("switched"))
+    # the report's footnote follows what each run used (its record keeps its resolved config's
+    # declarations, as the orchestrator writes them)
+    run = {"switched": [{"profile": "paper", "paper_deviations": declared_deviations(cfg)}],
+           "kept": [{"profile": "paper", "paper_deviations": declared_deviations(kept)}]}
+    assert "training split" not in row_deviations(row, run["switched"])
+    assert row_deviations(row, run["kept"])["training split"].startswith("COCO 2014 train")
+    assert "warm-up" in row_deviations(row, run["switched"])
 
 
 def test_report_tables_carry_their_deviation_footnotes():
