@@ -189,6 +189,8 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
     if change is None:  # the row's own schedule: fit it to this run's images per step
         change, deviation = fit_to_batch(cfg, cfg.train_dataloader.batch_size * processes)
         deviations += [deviation] if deviation else []
+    if profile.stop_after_iters is not None:
+        stop_early(cfg, profile.stop_after_iters)
     apply_data_root(cfg, data_root)
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=imports + [m for m in HARNESS_IMPORTS if m not in imports],
@@ -197,6 +199,16 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.work_dir = str(work_dir)
     return Resolved(cfg=cfg, schedule=change, deviations=deviations)
+
+
+def stop_early(cfg, iters: int) -> None:
+    """Preflight: the run's resolved schedule, stopped after `iters` iterations. Its full length
+    stays in the config (`harness_preflight`), for the worker to report and the orchestrator to
+    price; the LR schedule is left as resolved (a few warm-up iterations of the real run)."""
+    cfg.harness_preflight = dict(full_max_iters=int(cfg.train_cfg.max_iters), iterations=int(iters))
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = int(iters)
+    if cfg.default_hooks.get("checkpoint") is not None:
+        cfg.default_hooks.checkpoint.interval = int(iters)
 
 
 def config_hash(cfg) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from harness.orchestrate.locks import is_locked
 from harness.orchestrate.sweep import last_progress, plan
 from harness.store.records import Store
+from harness.worker.device_check import setup_failure
 
 
 def row_state(store: Store, row, profile: str, seed: int, states: dict) -> tuple[str, str]:
@@ -17,6 +18,9 @@ def row_state(store: Store, row, profile: str, seed: int, states: dict) -> tuple
     if rec is not None and rec.get("status") == "done":
         extra = " (resumed)" if rec.get("resumed") else ""
         return "done", f"{rec.get('finished_at', '')}{extra}"
+    setup = setup_failure(store.run_dir(row.id, profile, seed))   # its last attempt's, no record
+    if setup and (rec is None or rec.get("status") != "done"):
+        return "failed", f"set-up: {setup}"
     if rec is not None and rec.get("status") == "failed":
         return "failed", rec.get("reason") or "unknown reason"
     ckpt = store.run_dir(row.id, profile, seed) / "work" / "last_checkpoint"

@@ -28,6 +28,7 @@ from harness.orchestrate.launch import Launch, command
 from harness.orchestrate.locks import row_lock
 from harness.paper.rows import Row, get_row, load_tables
 from harness.store.records import RECORD_SCHEMA, Store, atomic_file
+from harness.worker.device_check import SETUP_FAILED
 
 
 @dataclass
@@ -46,7 +47,8 @@ def default_slots(profile: Profile, launch: Launch) -> int:
     """Smoke rows on a CPU spend much of their time in single-threaded start-up, data loading and
     evaluation: one row per core (1 thread each) finished Tables 1-3 in 335 s instead of 457 s
     on 2 cores (benchmarks/smoke_sweep.py prints both). Real runs: one row at a time unless asked."""
-    if profile.is_reproduction or launch.launcher != "local":
+    if profile.is_reproduction or launch.launcher != "local" or profile.stop_after_iters:
+        # (a preflight measures time: its rows must not share the machine)
         return 1
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -178,6 +180,8 @@ def _read_outcome(run_dir: Path, rc: int) -> dict:
         outcome = json.loads((run_dir / "outcome.json").read_text())
     except (OSError, ValueError):
         return {"status": "failed", "reason": f"worker exited with code {rc} without an outcome (killed?)"}
+    if outcome.get("status") == SETUP_FAILED:   # the environment, not the row: no record
+        raise HarnessError(f"set-up failed: {outcome.get('reason')} (log: {run_dir / 'worker.log'})")
     if rc != 0 and outcome.get("status") == "done":
         return {"status": "failed", "reason": f"worker exited with code {rc}"}
     return outcome
@@ -353,6 +357,7 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
         # inference time per image on this run's device (a number for the record on a CPU)
         "runtime": dict(outcome["runtime"], device=env_info.get("device"))
         if outcome.get("runtime") else None,
+        "preflight": outcome.get("preflight"),   # s/iter and peak memory (preflight profile)
         "resumed": bool(outcome.get("resumed_from_iteration")),
         "resumed_from_iteration": outcome.get("resumed_from_iteration"),
         "images_per_batch": per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),

@@ -154,12 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from mmengine.config import Config
         from mmengine.runner import Runner
+        from harness.worker.device_check import check_device
+        from harness.worker.measure import preflight_measures
         cfg = Config.fromfile(str(args.run_dir / "config.py"))
         test_only = bool(cfg.get("harness_test_only"))
         resumed_from = None if test_only else _resume_point(Path(cfg.work_dir))
         cfg.resume = resumed_from is not None  # MMEngine then loads work_dir/last_checkpoint
         if cfg.resume:
             cfg.load_from = None  # else MMEngine would "resume" from an init_from checkpoint
+        device = check_device(cfg)   # seconds, not hours into the queue: mmcv ops, GPU driver
         setup_distributed(cfg, args.launcher)
         runner = Runner.from_cfg(cfg)
         rank = runner.rank
@@ -180,13 +183,20 @@ def main(argv: list[str] | None = None) -> int:
                 "resumed_from_iteration": resumed_from,
                 "environment": _environment(),
                 "runtime": runtime,
+                "preflight": preflight_measures(runner, cfg, device),
                 "train_test_seconds": time.time() - t0,
             })
         return 0
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the record
-        traceback.print_exc()
+        from harness.worker.device_check import SETUP_FAILED, SetupFailed
+        setup = isinstance(exc, SetupFailed)   # its message is the one line, fix included
+        if setup:
+            print(f"harness.worker: set-up failed: {exc}", file=sys.stderr)
+        else:
+            traceback.print_exc()
         if rank == 0:
-            write_json_atomic(out, {"status": "failed", "reason": _one_line(exc),
+            write_json_atomic(out, {"status": SETUP_FAILED if setup else "failed",
+                                    "reason": str(exc) if setup else _one_line(exc),
                                     "train_test_seconds": time.time() - t0})
         return 1
 
