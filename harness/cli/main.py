@@ -56,7 +56,9 @@ def _cmd_run(args) -> int:
     from harness.orchestrate.sweep import execute
     from harness.store import Store
 
-    profile = get_profile(args.profile)
+    from harness.orchestrate.preflight import preflight_profile
+    preflight = preflight_profile(args.preflight, args.profile, args.preflight_iters)
+    profile = preflight or get_profile(args.profile)
     rows = resolve(_targets(args))
     launch = _launch_of(args)
     pretrained = parse_pretrained(args.pretrained)
@@ -68,12 +70,18 @@ def _cmd_run(args) -> int:
     if args.dry_run:
         print(render_plan(plan(rows), profile, launch, args.seeds))
         return 0
+    if profile.pretrained and pretrained:   # a wrong file would train from random weights
+        from harness.config.weights import check_pretrained
+        check_pretrained(pretrained)
     # Segment proposals (Table 6) train on instance masks: check for them before any training.
     tables = load_tables()
     need_masks = any(tables[s.row.table].task == "segment_proposals" for s in plan(rows))
     data_root = prepare_data_root(profile, Path(args.data_root) if args.data_root else None,
                                   need_masks=need_masks)
     store = Store(Path(args.results) if args.results else results_dir())
+    if preflight:   # a few images per split, so that dependencies' proposal dumps are quick too
+        from harness.orchestrate.preflight import preflight_data
+        data_root = preflight_data(data_root, store.root, preflight.test_images)
     results = []
     for seed in range(args.seed, args.seed + args.seeds):
         opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=seed,
@@ -84,6 +92,8 @@ def _cmd_run(args) -> int:
     failed = [r for r in results if r["status"] != "done"]
     for rec in results:
         label = f"{rec['row']} [{rec['profile']}, seed {rec.get('seed', args.seed)}]"
+        if rec["status"] == "done" and preflight:
+            continue   # its metrics mean nothing after a few iterations; the table follows
         if rec["status"] == "done":
             row = get_row(rec["row"])
             cols = [k for k in ("coco/AR@1000", "coco/bbox_mAP_50", "coco/bbox_mAP")
@@ -96,6 +106,10 @@ def _cmd_run(args) -> int:
             print(f"harness: error: {label} {rec['status']}: {rec['reason']}{log}", file=sys.stderr)
     print(f"{len(results) - len(failed)}/{len(results)} rows done" +
           (f", {len(failed)} failed or blocked" if failed else ""))
+    if preflight:
+        from harness.orchestrate.preflight import render_preflight, write_preflight
+        text = render_preflight(results, launch, slots)
+        print(text + f"written to {write_preflight(store.root, text)}")
     return 1 if failed else 0
 
 
@@ -188,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "worker then using cores/slots threads")
     run.add_argument("--seeds", type=int, default=1, help="replicas per row, seeds --seed.. "
                      "--seed+N-1, each its own record")
+    run.add_argument("--preflight", action="store_true",
+                     help="every planned row as the paper profile runs it (model, input size, "
+                     "weights, launcher) for a few iterations and a test on 8 images, on the "
+                     "given data root or the synthetic set: passed or why not, s/iter, peak "
+                     "memory and the projected time of the full sweep (results/preflight.md)")
+    run.add_argument("--preflight-iters", type=int, metavar="N",
+                     help="training iterations per row in --preflight (default 4)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the plan (rows, dependencies, GPU-hours) and exit")
     run.set_defaults(func=_cmd_run)

@@ -200,6 +200,8 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
     if change is None:  # the row's own schedule: fit it to this run's images per step
         change, deviation = fit_to_batch(cfg, cfg.train_dataloader.batch_size * processes)
         deviations += [deviation] if deviation else []
+    if profile.stop_after_iters is not None:
+        stop_early(cfg, profile.stop_after_iters)
     apply_data_root(cfg, data_root)
     apply_paper_train_split(cfg, data_root)   # Table 6: train2014 where the data root has it
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
@@ -230,6 +232,17 @@ def declared_deviations(cfg) -> dict[str, str]:
     """The config's `paper_deviations` (setting -> reason), as mmengine merged them over its
     bases, less those a child row withdrew with None."""
     return {k: str(v) for k, v in (cfg.get("paper_deviations") or {}).items() if v is not None}
+
+
+def stop_early(cfg, iters: int) -> None:
+    """Preflight: the run's resolved schedule, stopped after `iters` iterations. Its full length
+    stays in the config (`cfg.harness.preflight`), for the worker to report and the orchestrator to
+    price; the LR schedule is left as resolved (a few warm-up iterations of the real run)."""
+    harness_keys(cfg).preflight = dict(full_max_iters=int(cfg.train_cfg.max_iters),
+                                       iterations=int(iters))
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = int(iters)
+    if cfg.default_hooks.get("checkpoint") is not None:
+        cfg.default_hooks.checkpoint.interval = int(iters)
 
 
 def config_hash(cfg) -> str:

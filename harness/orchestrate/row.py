@@ -140,6 +140,7 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         iterations=outcome.iterations,
         # inference time per image on this run's device (a number for the record on a CPU)
         runtime=dict(outcome.runtime, device=env.get("device")) if outcome.runtime else None,
+        preflight=outcome.preflight,    # s/iter and peak memory (preflight profile)
         resumed=bool(outcome.resumed_from_iteration),
         resumed_from_iteration=outcome.resumed_from_iteration,
         images_per_batch=per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),

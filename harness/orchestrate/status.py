@@ -7,6 +7,7 @@ from harness.orchestrate.plan import plan
 from harness.orchestrate.progress import last_progress
 from harness.paper.rows import Row
 from harness.store import Status, Store
+from harness.worker.device_check import setup_failure
 
 
 def row_state(store: Store, row: Row, profile: str, seed: int,
@@ -19,6 +20,9 @@ def row_state(store: Store, row: Row, profile: str, seed: int,
     if rec is not None and rec.get("status") == Status.DONE:
         extra = " (resumed)" if rec.get("resumed") else ""
         return Status.DONE, f"{rec.get('finished_at', '')}{extra}"
+    setup = setup_failure(run.path)   # its last attempt's set-up failure (no record was written)
+    if setup:
+        return Status.FAILED, f"set-up: {setup}"
     if rec is not None and rec.get("status") == Status.FAILED:
         return Status.FAILED, rec.get("reason") or "unknown reason"
     if rec is None and (run.work / "last_checkpoint").exists():

@@ -55,6 +55,7 @@ class Record:
     test_dev: dict | None = None                          # Table 4's result file
     iterations: int | None = None
     runtime: dict | None = None                           # inference s/image on this device
+    preflight: dict | None = None                         # --preflight: s/iter, peak memory
     resumed: bool = False
     resumed_from_iteration: int | None = None
     images_per_batch: int | None = None

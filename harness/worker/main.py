@@ -31,8 +31,10 @@ def run(run: RunDir, launcher: str) -> int:
     from mmengine.config import Config
     from mmengine.runner import Runner
 
+    from harness.store.outcome import SETUP_FAILED
+    from harness.worker.device_check import SetupFailed, check_device
     from harness.worker.distributed import setup_distributed
-    from harness.worker.measure import environment, inference_time
+    from harness.worker.measure import environment, inference_time, preflight_measures
     from harness.worker.test_dev import run_test_dev
 
     t0 = time.time()
@@ -44,6 +46,7 @@ def run(run: RunDir, launcher: str) -> int:
         cfg.resume = resumed_from is not None  # MMEngine then loads work_dir/last_checkpoint
         if cfg.resume:
             cfg.load_from = None  # else MMEngine would "resume" from an init_from checkpoint
+        device = check_device(cfg)   # seconds, not hours into the queue: mmcv ops, GPU driver
         setup_distributed(cfg, launcher)
         runner = Runner.from_cfg(cfg)
         rank = runner.rank
@@ -59,12 +62,18 @@ def run(run: RunDir, launcher: str) -> int:
             WorkerOutcome(status="done", metrics={k: float(v) for k, v in metrics.items()},
                           test_dev=test_dev, iterations=runner.iter,
                           resumed_from_iteration=resumed_from, environment=environment(),
-                          runtime=runtime, train_test_seconds=time.time() - t0).write(run.outcome)
+                          runtime=runtime, preflight=preflight_measures(runner, cfg, device),
+                          train_test_seconds=time.time() - t0).write(run.outcome)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the record
-        traceback.print_exc()
+        setup = isinstance(exc, SetupFailed)   # its message is the one line, fix included
+        if setup:
+            print(f"harness.worker: set-up failed: {exc}", file=sys.stderr)
+        else:
+            traceback.print_exc()
         if rank == 0:
-            WorkerOutcome(status="failed", reason=one_line(exc),
+            WorkerOutcome(status=SETUP_FAILED if setup else "failed",
+                          reason=str(exc) if setup else one_line(exc),
                           train_test_seconds=time.time() - t0).write(run.outcome)
         return 1
 
