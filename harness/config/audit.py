@@ -13,6 +13,7 @@ from typing import Any, Callable
 from harness.config.anchors import count_anchors, humanize
 from harness.config.resolve import resolve_config
 from harness.config.profiles import get_profile
+from harness.paper.constants import PAPER_IMAGES_PER_BATCH
 from harness.paper.rows import Row, load_tables
 
 FEATURE_STRIDES = {"C4": [16], "C5": [32], "{P_k}": [4, 8, 16, 32, 64], "P2": [4]}
@@ -76,11 +77,22 @@ def _anchor_sizes(cfg) -> list[int]:
         len(g.scales) > 1 else [int(g.strides[0] * g.scales[0])]
 
 
+def _iters(n: int) -> str:
+    return f"{n / 1000:g}k" if n >= 1000 else str(n)
+
+
 def _schedule(cfg) -> str:
-    steps = [m for s in cfg.param_scheduler if "milestones" in s for m in s["milestones"]]
-    bounds = [0, *steps, cfg.train_cfg.max_iters]
-    return " + ".join(f"{(b - a) / 1000:g}k" if b - a >= 1000 else str(b - a)
-                      for a, b in zip(bounds, bounds[1:]))
+    """Iterations per LR, counted in SGD updates as the paper counts them: k accumulated steps
+    (harness/config/schedule.py fit_to_batch) are one update. An LR step past the last
+    iteration never happens and is not part of the schedule (a shortened run: "2 iterations")."""
+    k = int(cfg.optim_wrapper.get("accumulative_counts", 1) or 1)
+    end = cfg.train_cfg.max_iters
+    steps = [m for s in cfg.param_scheduler if "milestones" in s for m in s["milestones"] if m < end]
+    bounds = [0, *steps, end]
+    phases = [b - a for a, b in zip(bounds, bounds[1:])]
+    if any(p % k for p in phases):
+        return " + ".join(map(_iters, phases)) + f" iterations, {k} per update"
+    return " + ".join(_iters(p // k) for p in phases)
 
 
 def _roi_strides(cfg) -> list[int]:
@@ -232,16 +244,36 @@ def _safe(fn, *args):
 
 
 def audit_row(row: Row, data_root: Path = Path("/data/coco"), with_smoke: bool = True) -> list[Finding]:
-    table = load_tables()[row.table]
     # The row as the paper ran it (8 GPUs); fitting the schedule to fewer GPUs is a property of
     # a run, recorded in its record as a deviation, not of the row's config.
     paper_cfg = resolve_config(row, get_profile("paper"), data_root, Path("/tmp/audit"),
                                processes=PAPER_GPUS).cfg
     smoke_cfg = resolve_config(row, get_profile("smoke"), data_root, Path("/tmp/audit")).cfg \
         if with_smoke else None
+    return audit_config(row, paper_cfg, smoke_cfg)
+
+
+def _update_setting(images_per_step: int) -> Setting:
+    """Images per SGD update: a run's (per-GPU batch x processes x accumulated steps), which only
+    a run has. The paper's is 16 (Sec. 5.1, 5.2; Appendix A)."""
+    return Setting("images per SGD update", "5.1/5.2", lambda r: PAPER_IMAGES_PER_BATCH,
+                   lambda c, r: images_per_step * int(c.optim_wrapper.get("accumulative_counts", 1) or 1))
+
+
+def audit_config(row: Row, cfg, smoke_cfg=None, images_per_step: int | None = None) -> list[Finding]:
+    """The paper's settings against one resolved config: a row's paper-profile config
+    (audit_row), or a run's own final config after schedule fitting, --cfg-options and every
+    override (harness/orchestrate/reproduction.py). A mismatch counts as declared only if the
+    config's `paper_deviations` names the setting. images_per_step (a run's per-GPU batch x
+    processes) adds the images per SGD update of a training run."""
+    table = load_tables()[row.table]
+    paper_cfg = cfg
     deviations = dict(paper_cfg.get("paper_deviations", {}) or {})
+    settings = SETTINGS["merged" if row.merge else row.task or table.task]
+    if images_per_step is not None and not row.merge:
+        settings = [*settings, _update_setting(images_per_step)]
     out = []
-    for s in SETTINGS["merged" if row.merge else row.task or table.task]:
+    for s in settings:
         expected, actual = s.expected(row), _safe(s.actual, paper_cfg, row)
         if isinstance(actual, tuple) and isinstance(expected, list):
             actual = list(actual)

@@ -2,8 +2,10 @@
 
 Every claim compares two rows on one metric: "A beats B by d" with d = published(A) -
 published(B) (the paper's own tables; `tests/test_claims.py` checks each d against
-published.yaml). The measured delta is mean(A) - mean(B) over `paper`-profile runs only:
-smoke numbers are shown for information and never decide a verdict. A literature row (He et
+published.yaml). The measured delta is mean(A) - mean(B) over judged `paper`-profile runs only
+(reproductions: harness/report/verdict.py may_judge): smoke numbers are shown for information
+and never decide a verdict; a paper-profile run that is not a reproduction never enters, and
+one judged anyway (--allow-deviations) has its reasons in the verdict's note. A literature row (He et
 al.'s baseline, SharpMask) enters with its published number, as the paper compares them.
 
 Rules (`tol` is the report's tolerance, 0.5 points by default: the band within which one COCO
@@ -141,6 +143,7 @@ class Side:
     std: float | None
     n: int
     source: str          # "paper" | "literature" | why there is no number
+    deviations: tuple = ()   # reasons of runs judged anyway (--allow-deviations)
 
 
 @dataclass(frozen=True)
@@ -172,15 +175,15 @@ def _side(row_id: str, metric: str, tables: dict[str, Table], groups) -> Side:
         return Side(None, None, 0, f"{row_id} has no finished paper-profile run")
     if cell.na:
         return Side(None, None, 0, f"{metric} of {row_id} is n/a")
-    return Side(cell.mean, cell.std, cell.n, "paper")
+    return Side(cell.mean, cell.std, cell.n, "paper", tuple(r["text"] for r in g.reasons))
 
 
 def _info_delta(claim: Claim, groups) -> float | None:
     """Mean(A) - mean(B) over the first non-reproduction profile both rows share."""
     a, b = groups.get(claim.a, {}), groups.get(claim.b, {})
     for profile in sorted(set(a) & set(b)):
-        if a[profile].judged:
-            continue
+        if a[profile].judged or a[profile].reproduction_profile:
+            continue   # a paper-profile run that is not a reproduction never enters a claim
         ca, cb = a[profile].cell(claim.metric), b[profile].cell(claim.metric)
         if ca and cb and ca.mean is not None and cb.mean is not None:
             return ca.mean - cb.mean
@@ -218,6 +221,10 @@ def evaluate(claim: Claim, tables: dict[str, Table], groups, tol: float = DEFAUL
         notes.append(f"direction holds, gain smaller than the paper's {claim.paper_delta:+.1f}")
     if not ok and claim.kind in ("gain", "roughly", "direction") and delta <= 0:
         notes.append("reversed")
+    for row_id, side in ((claim.a, sa), (claim.b, sb)):
+        if side.deviations:
+            notes.append(f"{row_id} judged with deviations (--allow-deviations): "
+                         + "; ".join(side.deviations))
     return ClaimResult(claim, HOLDS if ok else FAILS, delta, None, rule, runs, "; ".join(notes))
 
 

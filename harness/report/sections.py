@@ -28,7 +28,9 @@ def claim_blocks(results: list[ClaimResult], tol: float) -> list:
         shades.append([None] * 8 + [{HOLDS: "holds", FAILS: "fails"}.get(r.verdict, "not_enough"),
                                     None])
     intro = ("Each claim compares two rows on one metric; delta = A - B, means over seeds, "
-             "`paper`-profile runs only (smoke deltas appear in parentheses, for information). "
+             "reproduction runs only: a `paper`-profile run that is not a reproduction never "
+             "enters, one judged with --allow-deviations has its reasons in the note (smoke "
+             "deltas appear in parentheses, for information). "
              f"Rules, with tolerance {tol:g}: a stated gain d holds if delta >= d - {tol:g}; a "
              f"round or qualitative gap ('10 points', 'far behind') if delta >= 0.8 d - {tol:g}; "
              f"a direction ('marginally', 'a small margin') if delta > 0; 'no advantage' if "
