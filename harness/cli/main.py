@@ -54,6 +54,7 @@ def _cmd_run(args) -> int:
     from harness.orchestrate.options import RunOptions, default_slots
     from harness.orchestrate.plan import plan, render_plan
     from harness.orchestrate.sweep import execute
+    from harness.report.verdict import judgement_mark
     from harness.store import Store
 
     from harness.orchestrate.preflight import preflight_profile
@@ -87,7 +88,8 @@ def _cmd_run(args) -> int:
         opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=seed,
                           pretrained=pretrained,
                           cfg_options=args.cfg_options or {},
-                          launch=launch)
+                          launch=launch, allow_deviations=args.allow_deviations,
+                          pretrained_equivalent=args.pretrained_equivalent)
         results += execute(rows, opts, store, data_root, slots=slots)
     failed = [r for r in results if r["status"] != "done"]
     for rec in results:
@@ -100,7 +102,8 @@ def _cmd_run(args) -> int:
                     if k in rec["metrics"]] if row.step else load_tables()[rec["table"]].local_metrics
             shown = ", ".join(f"{k} {rec['metrics'][k]:.1f}" if rec["metrics"].get(k) is not None
                               else f"{k} n/a" for k in cols)
-            print(f"  {label}: {shown}")
+            mark = judgement_mark(rec)
+            print(f"  {label}: {shown}" + (f"; {mark}" if mark else ""))
         else:
             log = f" (log: {Path(rec['work_dir']).parent / 'worker.log'})" if rec.get("work_dir") else ""
             print(f"harness: error: {label} {rec['status']}: {rec['reason']}{log}", file=sys.stderr)
@@ -187,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pretrained", action="append", metavar="[resnet50=|resnet101=]PATH",
                      help="ImageNet backbone checkpoint (path or URL) for the paper profile, per "
                           "depth; repeat for both (a bare PATH is resnet50)")
+    run.add_argument("--pretrained-equivalent", action="store_true",
+                     help="declare the --pretrained files equivalent to the config's published "
+                          "ImageNet weights (recorded); without it another file is not a reproduction")
+    run.add_argument("--allow-deviations", action="store_true",
+                     help="judge these runs against the paper even if they are not reproductions "
+                          "(recorded; the report prints their reasons beside every verdict)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--force", action="store_true", help="run again even if a record exists")
     run.add_argument("--results", help="results store (default: results/)")

@@ -21,6 +21,7 @@ from harness.config.profiles import get_profile
 from harness.config.resolve import declared_deviations, resolve_config
 from harness.paper.constants import PAPER_GPUS
 from harness.paper.constants import PROPOSALS_PER_IMAGE as SPLIT_PROPOSALS
+from harness.paper.constants import PAPER_IMAGES_PER_BATCH
 from harness.paper.rows import Row, load_tables
 
 FEATURE_STRIDES = {"C4": [16], "C5": [32], "{P_k}": [4, 8, 16, 32, 64], "P2": [4]}
@@ -245,17 +246,36 @@ def _safe(fn, *args):
 
 
 def audit_row(row: Row, data_root: Path = Path("/data/coco"), with_smoke: bool = True) -> list[Finding]:
-    table = load_tables()[row.table]
     # The row as the paper ran it (8 GPUs); fitting the schedule to fewer GPUs is a property of
     # a run, recorded in its record as a deviation, not of the row's config.
     paper_cfg = resolve_config(row, get_profile("paper"), data_root, Path("/tmp/audit"),
                                processes=PAPER_GPUS).cfg
     smoke_cfg = resolve_config(row, get_profile("smoke"), data_root, Path("/tmp/audit")).cfg \
         if with_smoke else None
-    deviations = declared_deviations(paper_cfg)
+    return audit_config(row, paper_cfg, smoke_cfg)
+
+
+def _update_setting(images_per_step: int) -> Setting:
+    """Images per SGD update: a run's (per-GPU batch x processes x accumulated steps), which only
+    a run has. The paper's is 16 (Sec. 5.1, 5.2; Appendix A)."""
+    return Setting("images per SGD update", "5.1/5.2", lambda r: PAPER_IMAGES_PER_BATCH,
+                   lambda c, r: images_per_step * int(c.optim_wrapper.get("accumulative_counts", 1) or 1))
+
+
+def audit_config(row: Row, cfg, smoke_cfg=None, images_per_step: int | None = None) -> list[Finding]:
+    """The paper's settings against one resolved config: a row's paper-profile config
+    (audit_row), or a run's own final config after schedule fitting, --cfg-options and every
+    override (harness/orchestrate/reproduction.py). A mismatch counts as declared only if the
+    config's `paper_deviations` names the setting. images_per_step (a run's per-GPU batch x
+    processes) adds the images per SGD update of a training run."""
+    table = load_tables()[row.table]
+    deviations = declared_deviations(cfg)
+    settings = SETTINGS["merged" if row.merge else row.task or table.task]
+    if images_per_step is not None and not row.merge:
+        settings = [*settings, _update_setting(images_per_step)]
     out = []
-    for s in SETTINGS["merged" if row.merge else row.task or table.task]:
-        expected, actual = s.expected(row), _safe(s.actual, paper_cfg, row)
+    for s in settings:
+        expected, actual = s.expected(row), _safe(s.actual, cfg, row)
         if isinstance(actual, tuple) and isinstance(expected, list):
             actual = list(actual)
         if actual == expected:

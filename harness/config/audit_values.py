@@ -94,8 +94,19 @@ def anchor_sizes(cfg) -> list[int]:
         len(g.scales) > 1 else [int(g.strides[0] * g.scales[0])]
 
 
+def _iters(n: int) -> str:
+    return f"{n / 1000:g}k" if n >= 1000 else str(n)
+
+
 def schedule(cfg) -> str:
-    steps = [m for s in cfg.param_scheduler if "milestones" in s for m in s["milestones"]]
-    bounds = [0, *steps, cfg.train_cfg.max_iters]
-    return " + ".join(f"{(b - a) / 1000:g}k" if b - a >= 1000 else str(b - a)
-                      for a, b in zip(bounds, bounds[1:]))
+    """Iterations per LR, counted in SGD updates as the paper counts them: k accumulated steps
+    (harness/config/schedule.py fit_to_batch) are one update. An LR step past the last
+    iteration never happens and is not part of the schedule (a shortened run: "2 iterations")."""
+    k = int(cfg.optim_wrapper.get("accumulative_counts", 1) or 1)
+    end = cfg.train_cfg.max_iters
+    steps = [m for s in cfg.param_scheduler if "milestones" in s for m in s["milestones"] if m < end]
+    bounds = [0, *steps, end]
+    phases = [b - a for a, b in zip(bounds, bounds[1:])]
+    if any(p % k for p in phases):
+        return " + ".join(map(_iters, phases)) + f" iterations, {k} per update"
+    return " + ".join(_iters(p // k) for p in phases)

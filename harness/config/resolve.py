@@ -7,14 +7,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.config.profiles import Profile
 from harness.paper.rows import Row
 from harness.config.table6_split import apply_paper_train_split
-from harness.config.schedule import ScheduleChange, fit_to_batch, rescale
+from harness.config.schedule import (ScheduleChange, fit_deviation, fit_to_batch, rescale,
+                                     schedule_ran)
 
 # The harness's MMDetection plugins (harness/models/), imported by every run's worker.
 HARNESS_IMPORTS = ["harness.models.hooks", "harness.models.necks", "harness.models.roi_pool"]
@@ -69,6 +70,17 @@ class Resolved:
     cfg: object                       # mmengine Config
     schedule: ScheduleChange | None
     deviations: list[str]             # one line each: how this run departs from the paper's setup
+    fitted: bool = False              # the row's schedule was fitted to fewer images per step
+    published_weights: list[str] = field(default_factory=list)  # the row config's ImageNet checkpoints
+    before_options: object = None     # the config before --cfg-options (None: there were none)
+
+    def ran(self, images_per_step: int) -> tuple[dict | None, list[str]]:
+        """The schedule and deviation lines of `cfg` as it stands now, after --cfg-options: the
+        record states what ran, never what the fitting projected before the options."""
+        if (self.cfg.get("harness") or {}).get("test_only"):
+            return None, []    # a merged model (Table 5) is tested only: it trains nothing
+        deviations = [fit_deviation(self.cfg, images_per_step)] if self.fitted else []
+        return schedule_ran(self.cfg, images_per_step), deviations
 
 
 def _dataloaders(cfg):
@@ -195,11 +207,13 @@ def apply_profile(cfg, profile: Profile, pretrained: dict[str, str] | None = Non
 def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, seed: int = 0,
                    pretrained: dict[str, str] | None = None, processes: int = 1) -> Resolved:
     cfg = load_row_config(row)
+    published = sorted({m.init_cfg.checkpoint for m in _pretrained_modules(cfg.model)})
     change = apply_profile(cfg, profile, pretrained, processes)
-    deviations = []
+    deviations, fitted = [], False
     if change is None:  # the row's own schedule: fit it to this run's images per step
         change, deviation = fit_to_batch(cfg, cfg.train_dataloader.batch_size * processes)
         deviations += [deviation] if deviation else []
+        fitted = deviation is not None
     if profile.stop_after_iters is not None:
         stop_early(cfg, profile.stop_after_iters)
     apply_data_root(cfg, data_root)
@@ -210,7 +224,8 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
     cfg.custom_hooks = list(cfg.get("custom_hooks", [])) + [dict(type="FailOnNonFiniteLoss")]
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.work_dir = str(work_dir)
-    return Resolved(cfg=cfg, schedule=change, deviations=deviations)
+    return Resolved(cfg=cfg, schedule=change, deviations=deviations, fitted=fitted,
+                    published_weights=published)
 
 
 # The harness's own keys in a resolved config live under `cfg.harness` (what the orchestrator

@@ -76,9 +76,53 @@ def fit_to_batch(cfg, images_per_step: int, paper_images_per_batch: int = 16) ->
         change = rescale(cfg, images_per_batch=paper_images_per_batch,
                          max_iters=int(cfg.train_cfg.max_iters) * k)
         cfg.optim_wrapper.accumulative_counts = k
-        return change, (f"{images_per_step} images per step instead of {paper_images_per_batch}: "
-                        f"gradients accumulated over {k} steps (the paper's update, exact with "
-                        f"frozen BatchNorm); iterations x{k} = {change.max_iters}")
+        return change, fit_deviation(cfg, images_per_step, paper_images_per_batch)
     change = rescale(cfg, images_per_batch=images_per_step, paper_images_per_batch=paper_images_per_batch)
-    return change, (f"{images_per_step} images per batch instead of {paper_images_per_batch}: "
-                    f"lr scaled linearly to {change.lr:g}, iterations to {change.max_iters}")
+    return change, fit_deviation(cfg, images_per_step, paper_images_per_batch)
+
+
+def _accumulated(cfg) -> int:
+    return int(cfg.optim_wrapper.get("accumulative_counts", 1) or 1)
+
+
+def _updates(iters: int, k: int, images_per_step: int) -> str:
+    """MMEngine's OptimWrapper also updates at the last iteration when k does not divide it."""
+    full, rest = divmod(iters, k)
+    text = f"{full} update{'s' * (full != 1)} of {images_per_step * k} images" if full else ""
+    if rest:
+        text += f" and 1 of {images_per_step * rest}" if full else f"1 update of {images_per_step * rest}"
+    return text + (" images" if rest else "")
+
+
+def fit_deviation(cfg, images_per_step: int, paper_images_per_batch: int = 16) -> str:
+    """The record's line for a schedule fitted to fewer images per step, read from the config as
+    it stands (after --cfg-options): what the run does, never what the fitting projected."""
+    k, iters = _accumulated(cfg), int(cfg.train_cfg.max_iters)
+    images = f"{images_per_step} image{'s' * (images_per_step != 1)}"
+    if k > 1:
+        exact = "the paper's update, exact with frozen BatchNorm" \
+            if images_per_step * k == paper_images_per_batch else \
+            f"{images_per_step * k} images per update, not the paper's {paper_images_per_batch}"
+        return (f"{images} per step instead of {paper_images_per_batch}: gradients accumulated "
+                f"over {k} steps ({exact}); {iters} iterations = {_updates(iters, k, images_per_step)}")
+    return (f"{images} per batch instead of {paper_images_per_batch}: lr scaled "
+            f"linearly to {float(cfg.optim_wrapper.optimizer.lr):g}, {iters} iterations")
+
+
+def schedule_ran(cfg, images_per_step: int, paper_images_per_batch: int = 16) -> dict:
+    """The schedule a run's final config trains (after schedule fitting, --cfg-options and every
+    override), for its record: iterations (MMEngine's, forward passes), the LR steps it reaches,
+    the images per step and per SGD update. LR steps past the last iteration never happen and
+    are not listed."""
+    k, iters = _accumulated(cfg), int(cfg.train_cfg.max_iters)
+    steps = sorted(m for s in cfg.param_scheduler if "milestones" in s for m in s["milestones"]
+                   if m < iters)
+    lr = float(cfg.optim_wrapper.optimizer.lr)
+    text = f"{iters} iterations of {images_per_step} images"
+    if k > 1:
+        text += f", {k} per update ({_updates(iters, k, images_per_step)})"
+    text += f"; lr {lr:g}, " + (f"stepped at iteration {', '.join(map(str, steps))}" if steps
+                               else "no LR step reached")
+    return {"max_iters": iters, "milestones": steps, "lr": lr, "images_per_step": images_per_step,
+            "accumulative_counts": k, "images_per_batch": images_per_step * k,
+            "paper_images_per_batch": paper_images_per_batch, "text": text}

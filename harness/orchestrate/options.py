@@ -19,6 +19,10 @@ class RunOptions:
     cfg_options: dict = field(default_factory=dict)
     launch: Launch = field(default_factory=Launch)
     worker_threads: int | None = None   # OMP_NUM_THREADS for local workers (None: torch's default)
+    # Judgement (recorded in reproduction): judge a run that is not a reproduction anyway, with
+    # its reasons beside every verdict; a --pretrained file declared equivalent to the published.
+    allow_deviations: bool = False
+    pretrained_equivalent: bool = False
 
 
 def default_slots(profile: Profile, launch: Launch) -> int:

@@ -5,6 +5,7 @@ Holds the row's lock throughout, so a second sweep that reaches the row waits, t
 record. A finished row is never run again unless --force (which archives the old run)."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import shutil
 import time
@@ -18,6 +19,8 @@ from harness.orchestrate.launch import command
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import RunOptions, now
 from harness.orchestrate.progress import launch_and_follow
+from harness.orchestrate.reproduction import (config_reasons, data_reasons, judge_run,
+                                              weightiest_first)
 from harness.data.coco import TEST_DEV
 from harness.orchestrate.proposals import ProposalState, file_sha256
 from harness.paper.rows import Row, load_tables, paper_metrics
@@ -40,13 +43,16 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
                               pretrained=opts.pretrained, processes=launch.processes)
     cfg = resolved.cfg
     sources = _wire_dependencies(cfg, row, opts, store, run, proposals)
-    if opts.cfg_options:
+    if opts.cfg_options:   # the audit compares each option with the config it overrides
+        resolved.before_options = copy.deepcopy(cfg)
         cfg.merge_from_dict(opts.cfg_options)
     chash = config_hash(cfg)
     annotations = _annotation_files(cfg)
     existing = store.get(row.id, profile.name, opts.seed)
     if existing and existing.get("status") == "done" and not opts.force:
         same = _same_run(existing, chash, annotations)
+        if same and _declared(existing) not in (None, (opts.allow_deviations, opts.pretrained_equivalent)):
+            return _rejudge(row, opts, store, resolved, annotations, existing, log)
         log(f"{row.id} [{profile.name}]: " + (
             f"already done ({run.record}); use --force to run it again" if same else
             f"kept a record made with another config, data or proposals ({run.record}); use "
@@ -62,6 +68,7 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
         cfg.dump(str(run.config))
 
     label = f"{row.id} [{profile.name}]"
+    _warn_if_not_judged(row, opts, resolved, annotations, label, log)
     what = ("testing the merged model" if row.merge else
             "resuming from its last checkpoint" if resume else "training and testing")
     log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); log: {run.log}")
@@ -70,8 +77,9 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
     cmd, stdout_is_log = command(run.path, launch, run.log, job_name=f"fpn-{row.id}-{profile.name}")
     rc = launch_and_follow(cmd, run.log, label, log, stdout_is_log, opts.worker_threads)
     outcome = WorkerOutcome.read(run.outcome, rc)
+    producers = {e.row: store.get(e.row, profile.name, opts.seed) for e in row.edges}
     record = build_record(row, opts, run, resolved, chash, annotations, outcome, proposals,
-                          data_root, started, time.time() - t0)
+                          data_root, started, time.time() - t0, producers)
     store.write(record)
     return record.to_dict()
 
@@ -103,9 +111,51 @@ def _wire_dependencies(cfg, row: Row, opts: RunOptions, store: Store, run: RunDi
     return sources
 
 
+def _declared(rec: dict) -> tuple[bool, bool] | None:
+    rep = rec.get("reproduction")
+    return (rep.get("allow_deviations") is True, rep.get("pretrained_equivalent") is True) \
+        if isinstance(rep, dict) else None
+
+
+def _rejudge(row: Row, opts: RunOptions, store: Store, resolved, annotations: dict,
+             existing: dict, log) -> dict:
+    """A finished run asked for again with other declarations (--allow-deviations,
+    --pretrained-equivalent): judged again from what its record holds, not trained again."""
+    profile = opts.profile
+    per_step = existing.get("images_per_step") or \
+        int(resolved.cfg.train_dataloader.batch_size) * opts.launch.processes
+    reproduction = judge_run(
+        row, profile, resolved, cfg_options=opts.cfg_options, annotations=annotations,
+        images_per_step=per_step, loaded=existing.get("pretrained"),
+        producers={e.row: store.get(e.row, profile.name, opts.seed) for e in row.edges},
+        allow_deviations=opts.allow_deviations, pretrained_equivalent=opts.pretrained_equivalent)
+    record = Record.from_dict(dict(existing, reproduction=reproduction, is_reproduction=
+                                   profile.is_reproduction and not reproduction["reasons"]))
+    store.write(record)
+    log(f"{row.id} [{profile.name}]: already done; judged again with the declarations asked for "
+        f"({'judged' if reproduction['judged'] else 'not judged'})")
+    return record.to_dict()
+
+
+def _warn_if_not_judged(row: Row, opts: RunOptions, resolved, annotations: dict, label: str,
+                        log) -> None:
+    """Say before hours of training what the record will say after them: the config and data
+    reasons (the weights are known once the worker has loaded them)."""
+    if not opts.profile.is_reproduction:
+        return
+    per_step = int(resolved.cfg.train_dataloader.batch_size) * opts.launch.processes
+    found = weightiest_first(config_reasons(row, resolved, opts.cfg_options, per_step)
+                             + data_reasons(resolved.cfg, annotations))
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        log(f"{label}: not a reproduction: {found[0]['text']}{more}; its numbers "
+            + ("will be judged anyway (--allow-deviations)" if opts.allow_deviations else
+               "will not be judged against the paper"))
+
+
 def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, annotations: dict,
                  outcome: WorkerOutcome, proposals: ProposalState | None, data_root: Path,
-                 started: str, wall: float) -> Record:
+                 started: str, wall: float, producers: dict[str, dict] | None = None) -> Record:
     cfg, profile, launch = resolved.cfg, opts.profile, opts.launch
     status, reason, metrics, na = outcome.status, outcome.reason, {}, []
     if status == "done":
@@ -121,16 +171,21 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
     env = outcome.environment or {}
     per_step = int(cfg.train_dataloader.batch_size) * int(env.get("world_size", launch.processes))
     own = cfg.get("harness") or {}
+    schedule, deviations = resolved.ran(per_step)      # what ran, after --cfg-options
+    reproduction = judge_run(
+        row, profile, resolved, cfg_options=opts.cfg_options, annotations=annotations,
+        images_per_step=per_step, loaded=outcome.pretrained, producers=producers or {},
+        allow_deviations=opts.allow_deviations, pretrained_equivalent=opts.pretrained_equivalent)
     return Record(
         row=row.id, table=row.table, row_name=row.name, profile=profile.name,
-        is_reproduction=profile.is_reproduction, seed=opts.seed, status=status, reason=reason,
+        is_reproduction=profile.is_reproduction and not reproduction["reasons"],
+        reproduction=reproduction, seed=opts.seed, status=status, reason=reason,
         metrics=metrics, metrics_na=na, raw_metrics=outcome.metrics,
         metric_source=metric_source(cfg),
         config={"row_config": str(row.config_path.relative_to(ROOT))
                 if row.config_path.is_relative_to(ROOT) else str(row.config_path),
                 "resolved": str(run.config), "hash": chash},
-        schedule=resolved.schedule.as_dict() if resolved.schedule else None,
-        deviations=resolved.deviations, paper_deviations=declared_deviations(cfg),
+        schedule=schedule, deviations=deviations, paper_deviations=declared_deviations(cfg),
         cfg_options={k: repr(v) for k, v in opts.cfg_options.items()},
         proposals=None if proposals is None else {
             "producer": row.proposals_from, "checkpoint_sha256": proposals.checkpoint_sha256,
@@ -146,6 +201,7 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         images_per_batch=per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),
         images_per_step=per_step,
         checkpoint=ckpt, checkpoint_sha256=file_sha256(Path(ckpt)) if ckpt else None,
+        pretrained=outcome.pretrained,
         data={"root": str(data_root), "annotations": annotations},
         code=provenance.git_state(), packages=provenance.package_versions(),
         host=provenance.host(), environment=env, launcher=launch.launcher,

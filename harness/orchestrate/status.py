@@ -6,6 +6,7 @@ from harness.orchestrate.locks import is_locked
 from harness.orchestrate.plan import plan
 from harness.orchestrate.progress import last_progress
 from harness.paper.rows import Row
+from harness.report.verdict import judgement_mark
 from harness.store import Status, Store
 from harness.worker.device_check import setup_failure
 
@@ -19,6 +20,8 @@ def row_state(store: Store, row: Row, profile: str, seed: int,
     rec = store.get(row.id, profile, seed)
     if rec is not None and rec.get("status") == Status.DONE:
         extra = " (resumed)" if rec.get("resumed") else ""
+        mark = judgement_mark(rec)
+        extra += f" ({mark})" if mark else ""
         return Status.DONE, f"{rec.get('finished_at', '')}{extra}"
     setup = setup_failure(run.path)   # its last attempt's set-up failure (no record was written)
     if setup:

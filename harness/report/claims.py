@@ -21,6 +21,7 @@ class Side:
     n: int
     source: str          # "paper" | "literature" | why there is no number
     device: str | None = None
+    deviations: tuple = ()   # reasons of runs judged anyway (--allow-deviations)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def _side(row_id: str, metric: str, tables: dict[str, Table], groups) -> Side:
         return Side(None, None, 0, f"{row_id} has no finished paper-profile run")
     if cell.na:
         return Side(None, None, 0, f"{metric} of {row_id} is n/a")
-    return Side(cell.mean, cell.std, cell.n, "paper")
+    return Side(cell.mean, cell.std, cell.n, "paper",
+                deviations=tuple(r["text"] for r in g.reasons))
 
 
 def _plus(side: Side, extra: Side) -> Side:
@@ -86,8 +88,8 @@ def _info_delta(claim: Claim, groups) -> float | None:
         return None
     a, b = groups.get(claim.a, {}), groups.get(claim.b, {})
     for profile in sorted(set(a) & set(b)):
-        if a[profile].judged:
-            continue
+        if a[profile].judged or a[profile].reproduction_profile:
+            continue   # a paper-profile run that is not a reproduction never enters a claim
         ca, cb = a[profile].cell(claim.metric), b[profile].cell(claim.column_b)
         if ca and cb and ca.mean is not None and cb.mean is not None:
             return ca.mean - cb.mean
@@ -139,6 +141,10 @@ def evaluate(claim: Claim, tables: dict[str, Table], groups, tol: float = DEFAUL
         notes.append("direction holds, gain smaller than the paper's words")
     if not ok and claim.kind in ("gain", "large", "ratio", "direction") and delta <= 0:
         notes.append("reversed")
+    for row_id, side in ((claim.a, sa), (claim.b, sb)):
+        if side.deviations:
+            notes.append(f"{row_id} judged with deviations (--allow-deviations): "
+                         + "; ".join(side.deviations))
     return ClaimResult(claim, HOLDS if ok else FAILS, delta, None, rule, runs, "; ".join(notes))
 
 

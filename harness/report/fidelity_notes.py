@@ -72,8 +72,10 @@ def _rows(letters: list[str], every: list[str]) -> str:
 
 def claims_intro(tol: float) -> str:
     """How the claims are encoded, stated once (harness/paper/claims.py has the same rules)."""
-    return ("Each claim compares two rows; delta = A - B, means over seeds, `paper`-profile runs "
-            "only (smoke deltas appear in parentheses, for information). The quote is the paper's; "
+    return ("Each claim compares two rows; delta = A - B, means over seeds, reproduction runs "
+            "only: a `paper`-profile run that is not a reproduction never enters, one judged "
+            "with --allow-deviations has its reasons in the note (smoke deltas appear in "
+            "parentheses, for information). The quote is the paper's; "
             "words in brackets are ours. The words decide the rule (tolerance "
             f"{tol:g}, d = the gap in the paper's tables): a stated number of points N ('8.0 "
             f"points', '10 points higher', 'another point' = 1) holds if delta >= N - {tol:g}, "

@@ -30,6 +30,7 @@ class WorkerOutcome:
     train_test_seconds: float | None = None
     lr_used: dict | None = None                  # first / peak / last LR MMEngine used
     preflight: dict | None = None                # --preflight: s/iter, peak memory
+    pretrained: list | None = None               # checkpoints init loaded: source, path, sha256
 
     def write(self, path: Path) -> None:
         write_json_atomic(path, asdict(self))

@@ -26,6 +26,20 @@ class Status(str, Enum):
         return self.value
 
 
+# reproduction.reasons[i].kind -> how "At a glance" sums up runs not judged for that reason
+# (harness/orchestrate/reproduction.py writes the reasons, docs/judging.md explains them).
+# In this order in a record: the first reason, the one a report shows, is the weightiest.
+REASON_KINDS = {
+    "profile": "not the paper profile",
+    "schedule": "schedule changed",
+    "data": "not full-size COCO",
+    "weights": "backbone weights not the published ones",
+    "producer": "built on runs that are not reproductions",
+    "setting": "settings differ from the paper",
+    "config": "config changed by --cfg-options",
+}
+
+
 class RecordError(ValueError):
     """A record file that is not a valid record; the message is one line."""
 
@@ -38,7 +52,10 @@ class Record:
     table: str = ""
     row_name: str = ""
     seed: int = 0
-    is_reproduction: bool = False
+    is_reproduction: bool = False                         # no reason below: the paper's experiment
+    # judged (may enter verdicts and claims), reasons [{kind, text}], allow_deviations,
+    # pretrained_equivalent: decided when the record is written (harness/orchestrate/reproduction.py)
+    reproduction: dict | None = None
     reason: str | None = None
     metrics: dict = field(default_factory=dict)           # paper column -> percent (None: n/a)
     metrics_na: list = field(default_factory=list)        # columns without objects of that size
@@ -62,6 +79,7 @@ class Record:
     images_per_step: int | None = None
     checkpoint: str | None = None
     checkpoint_sha256: str | None = None
+    pretrained: list | None = None                        # ImageNet files init loaded: source, path, sha256
     data: dict = field(default_factory=dict)              # root, annotations (sha256_16)
     code: dict = field(default_factory=dict)              # git commit, dirty
     packages: dict = field(default_factory=dict)

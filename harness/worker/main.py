@@ -36,6 +36,7 @@ def run(run: RunDir, launcher: str) -> int:
     from harness.worker.distributed import setup_distributed
     from harness.worker.measure import environment, inference_time, preflight_measures
     from harness.worker.test_dev import run_test_dev
+    from harness.worker.weights import hashed, record_init_loads
 
     t0 = time.time()
     rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")))
@@ -50,6 +51,7 @@ def run(run: RunDir, launcher: str) -> int:
         setup_distributed(cfg, launcher)
         runner = Runner.from_cfg(cfg)
         rank = runner.rank
+        loaded = record_init_loads(runner)
         if test_only:
             # A merged model (Table 5): every weight must come from the merge, none left at init.
             runner.load_checkpoint(cfg.load_from, strict=True)
@@ -63,7 +65,8 @@ def run(run: RunDir, launcher: str) -> int:
                           test_dev=test_dev, iterations=runner.iter,
                           resumed_from_iteration=resumed_from, environment=environment(),
                           runtime=runtime, preflight=preflight_measures(runner, cfg, device),
-                          train_test_seconds=time.time() - t0).write(run.outcome)
+                          train_test_seconds=time.time() - t0,
+                          pretrained=hashed(loaded)).write(run.outcome)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the record
         setup = isinstance(exc, SetupFailed)   # its message is the one line, fix included
