@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from mmengine.config import Config
 
-from harness.config.audit import _schedule
+from harness.config.audit_values import schedule as _schedule
 from harness.config.schedule import fit_deviation, fit_to_batch, schedule_ran
 from harness.data import counts
 from harness.data.coco import COCO_CATEGORIES
@@ -22,7 +22,6 @@ from harness.orchestrate.reproduction import (data_reasons, producer_reasons,
 from harness.orchestrate.status import render_status
 from harness.cli.listing import render_list
 from harness.paper.rows import load_tables
-from harness.report.tables import render_table
 from harness.report.verdict import may_judge
 from harness.report.write import write_report
 from harness.store import Store
