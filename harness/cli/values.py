@@ -100,9 +100,21 @@ def cfg_option(item: str) -> tuple[str, object]:
         raise ValueError(f"'{item}': '{key}' is not a config key (dotted names, {_EXAMPLE})")
     from mmengine.config import DictAction
     try:
-        return key, DictAction._parse_iterable(value)
+        parsed = DictAction._parse_iterable(value)
     except AssertionError:
         raise ValueError(f"'{item}': the brackets in '{value}' do not balance") from None
+    if not _finite(parsed):   # the run's config.py would hold `inf`, which Python cannot read back
+        raise ValueError(f"'{item}': inf and nan cannot be written into a config file; use a "
+                         "large finite number (e.g. 1e300)")
+    return key, parsed
+
+
+def _finite(value) -> bool:
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, (list, tuple)):
+        return all(map(_finite, value))
+    return True
 
 
 class ConfigOptions(argparse.Action):
