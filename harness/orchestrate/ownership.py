@@ -23,16 +23,13 @@ from pathlib import Path
 
 from harness.store import RunDir, WorkerOutcome, write_json_atomic
 
-LOCK_FD_ENV = "FPN_REPRO_ROW_LOCK_FD"    # the worker's inherited lock (for its information)
 _HOLDER = re.compile(r"pid (\d+) on (\S+)(?: \(worker of harness pid (\d+)\))?")
 
 
-def inherit(lock, env: dict) -> tuple[int, ...]:
-    """The file descriptors a worker process inherits (its row's lock), naming it in env."""
-    if lock is None:
-        return ()
-    env[LOCK_FD_ENV] = str(lock.fileno())
-    return (lock.fileno(),)
+def inherit(lock) -> tuple[int, ...]:
+    """The file descriptors a worker process inherits: its row's lock. The worker needs do
+    nothing with it: holding it open until it exits (after writing its outcome) is the point."""
+    return () if lock is None else (lock.fileno(),)
 
 
 def holder_line(pid: int, harness_pid: int | None = None) -> str:

@@ -93,7 +93,7 @@ def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONUNBUFFERED="1")
     if threads:   # several local workers share the cores; a user's OMP_NUM_THREADS wins
         env.setdefault("OMP_NUM_THREADS", str(threads))
-    pass_fds = inherit(lock, env)
+    pass_fds = inherit(lock)
     log_path.touch()
     with open(log_path, "a", encoding="utf-8") as logf:
         proc = subprocess.Popen(cmd, stdout=logf if stdout_is_log else subprocess.PIPE,

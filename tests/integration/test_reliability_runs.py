@@ -53,9 +53,9 @@ class Cli:
     def __init__(self, tmp: Path, env: dict, *args: str):
         self.out, self.err = tmp / f"out-{time.monotonic_ns()}", tmp / f"err-{time.monotonic_ns()}"
         with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=ROOT,
-                                         env=dict(os.environ, PYTHONUNBUFFERED="1", **env), stdout=out, stderr=err,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "harness.cli", *args], cwd=ROOT, stdout=out, stderr=err,
+                env=dict(os.environ, PYTHONUNBUFFERED="1", **env), start_new_session=True)
 
     @property
     def stdout(self) -> str:

@@ -206,6 +206,26 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(capsys, tmpfs, 
     assert [f for f in files_under(nearly) if f != "filler" and not f.startswith("_figures")] == []
 
 
+def test_a_worker_that_cannot_write_its_outcome_says_so_in_one_line(capsys, tmpfs):
+    from harness.store import RunDir
+    from harness.worker.main import write_failure
+    full = tmpfs("1m")
+    fill(full)
+    run = RunDir(full)
+    write_failure(run, WorkerOutcome("failed", "OSError: [Errno 28] No space left on device"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"harness.worker: cannot write the outcome: {run.outcome}: No space left on "
+                   "device (the disk is full: free space or point the harness at a larger disk); "
+                   "the run failed with OSError: [Errno 28] No space left on device"]
+    assert files_under(full) == ["filler"]
+    # what the harness then records: the missing outcome, with the exit code or signal
+    assert WorkerOutcome.read(run.outcome, 1).reason == (
+        "worker exited with code 1 without an outcome (killed, or it could not write one: see "
+        "its log)")
+    assert WorkerOutcome.read(run.outcome, -9).reason == \
+        "worker killed by signal 9 before it wrote an outcome"
+
+
 # --- data ----------------------------------------------------------------------------------
 
 def test_broken_images_are_named_before_training(capsys, synth_root, tmp_path, isolated_outputs):
