@@ -222,10 +222,21 @@ def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, 
     cfg.custom_imports = dict(imports=imports + [m for m in HARNESS_IMPORTS if m not in imports],
                               allow_failed_imports=False)
     cfg.custom_hooks = list(cfg.get("custom_hooks", [])) + [dict(type="FailOnNonFiniteLoss")]
+    _atomic_checkpoints(cfg)
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.work_dir = str(work_dir)
     return Resolved(cfg=cfg, schedule=change, deviations=deviations, fitted=fitted,
                     published_weights=published)
+
+
+# harness/models/checkpoint.py: complete-or-absent checkpoints, never non-finite ones.
+ATOMIC_CHECKPOINT_HOOK = "AtomicCheckpointHook"
+
+
+def _atomic_checkpoints(cfg) -> None:
+    ckpt = (cfg.get("default_hooks") or {}).get("checkpoint")
+    if ckpt is not None and ckpt.get("type") == "CheckpointHook":
+        ckpt.type = ATOMIC_CHECKPOINT_HOOK
 
 
 # The harness's own keys in a resolved config live under `cfg.harness` (what the orchestrator
@@ -271,6 +282,11 @@ def config_hash(cfg) -> str:
     # identifies it.
     for key in ("work_dir", "data_root", "load_from"):
         c.pop(key, None)
+    # How a checkpoint is written is not the experiment: the atomic hook hashes as the
+    # CheckpointHook it replaces, so records and resumable runs made before it stay valid.
+    ckpt = (c.get("default_hooks") or {}).get("checkpoint")
+    if ckpt is not None and ckpt.get("type") == ATOMIC_CHECKPOINT_HOOK:
+        ckpt.type = "CheckpointHook"
     if c.get("custom_imports"):
         c.custom_imports.imports = [PLUGIN_IDS.get(m, m) for m in c.custom_imports.imports]
     text = c.pretty_text

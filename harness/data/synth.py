@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 from harness.data.coco import COCO_CATEGORIES
 from harness.data.publish import publish_dir, read_manifest, tree_hash, write_json
 from harness.errors import HarnessError
+from harness.store.fs import renamed
 
 GENERATOR = "harness.data.synth"
 # Bump whenever the drawing changes, so an old tree is not mistaken for a current one.
@@ -203,6 +204,23 @@ def _complete_set(root: Path, params: dict) -> dict | None:
     return None
 
 
+def describe_existing(root: Path, params: dict) -> str:
+    """What root holds instead of the set these parameters make, in words (for the error)."""
+    manifest = read_manifest(root) if root.is_dir() else None
+    if manifest is None or manifest.get("generator") != GENERATOR:
+        return "other content (no synthetic set's SYNTH.json)"
+    if manifest.get("generator_version") != GENERATOR_VERSION:
+        return (f"a synthetic set drawn by an older generator (version "
+                f"{manifest.get('generator_version')}; this harness draws version {GENERATOR_VERSION})")
+    if manifest.get("params") != params:
+        made = manifest.get("params") or {}
+        diff = ", ".join(f"{k} {made.get(k)!r} (wanted {v!r})" for k, v in params.items()
+                         if made.get(k) != v)
+        return f"a synthetic set made with other parameters: {diff}"
+    return ("a synthetic set that was edited by hand after it was made (its files no longer "
+            "match the content hash in SYNTH.json)")
+
+
 def _split_json(split: str, images: list[dict], anns: list[dict], seed: int) -> dict:
     return {
         "info": {"description": f"fpn-repro synthetic shapes ({split})", "version": str(GENERATOR_VERSION),
@@ -245,12 +263,14 @@ def _check_params(n_train: int, n_val: int, image_size: tuple[int, int]) -> None
 
 
 def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
-                   image_size: tuple[int, int] = (320, 256), force: bool = False) -> dict:
+                   image_size: tuple[int, int] = (320, 256), force: bool = False,
+                   fix: str = "pick an empty path or pass --force to replace it") -> dict:
     """Write the synthetic COCO-layout data set under root (idempotent, atomic).
 
     Returns the manifest: parameters, content hash and per-split counts
     ({"images", "annotations", "small", "medium", "large"}), plus "root" and "created"
-    (False when root already held an identical set and nothing was written).
+    (False when root already held an identical set and nothing was written). `fix`: what the
+    error says to do when root holds something else (the command that fixes it, for the caller).
     """
     root = Path(root)
     size = (int(image_size[0]), int(image_size[1]))
@@ -261,9 +281,7 @@ def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
     if existing is not None:  # nothing to replace, even with force
         return {**existing, "root": str(root), "created": False}
     if root.exists() and not force and not (root.is_dir() and not any(root.iterdir())):
-        what = "a synthetic set made with other parameters" if read_manifest(root, MANIFEST) else "other content"
-        raise HarnessError(f"{root} already exists and holds {what}; pick an empty path or pass --force "
-                           "to replace it")
+        raise HarnessError(f"{root} already exists and holds {describe_existing(root, params)}; {fix}")
 
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
@@ -282,7 +300,9 @@ def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
         if (done := _complete_set(root, params)) is not None:
             return {**done, "root": str(root), "created": False}
         raise
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):    # a full disk: name the set, not a file of the temp tree
+            raise renamed(exc, root) from exc
         raise
     return {**manifest, "root": str(root), "created": True}

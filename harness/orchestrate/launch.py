@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.store import write_text_atomic
 
 LAUNCHERS = ("local", "torchrun", "slurm")
 MMENGINE_LAUNCHER = {"local": "none", "torchrun": "pytorch", "slurm": "slurm"}
@@ -66,5 +67,5 @@ def command(run_dir: Path, launch: Launch, log_path: Path, job_name: str,
              'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
              'export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
              "srun " + shlex.join([py, *worker_argv(run_dir, launch, extra)]), ""]
-    script.write_text("\n".join(lines))
+    write_text_atomic(script, "\n".join(lines))
     return ["sbatch", "--wait", "--parsable", str(script)], False

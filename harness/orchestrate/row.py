@@ -1,8 +1,10 @@
 """One row, end to end: resolve its config, resume or start over, launch the worker, and turn
 the worker's outcome into the run's record.
 
-Holds the row's lock throughout, so a second sweep that reaches the row waits, then finds the
-record. A finished row is never run again unless --force (which archives the old run)."""
+Holds the row's lock throughout, and hands it down to the worker (ownership.py), so a second
+sweep that reaches the row waits, then finds the record; a worker that outlived its sweep is
+waited for and its outcome recorded. A finished row is never run again unless --force (which
+archives the old run); what an unfinished one does is resume.py's decision."""
 from __future__ import annotations
 
 import copy
@@ -18,26 +20,34 @@ from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
 from harness.orchestrate.launch import command
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import RunOptions, now
-from harness.orchestrate.progress import launch_and_follow
 from harness.orchestrate.reproduction import (config_reasons, data_reasons, judge_run,
                                               weightiest_first)
+from harness.orchestrate.ownership import adoptable, end_attempt, start_attempt
+from harness.orchestrate.progress import LogFollower, launch_and_follow
+from harness.orchestrate.resume import Decision, decide
 from harness.data.coco import TEST_DEV
 from harness.orchestrate.proposals import ProposalState, file_sha256
 from harness.paper.rows import Row, load_tables, paper_metrics
 from harness.paths import ROOT
-from harness.store import Record, RunDir, Store, WorkerOutcome, atomic_file
+from harness.store import Record, RunDir, Store, WorkerOutcome, write_text_atomic
+from harness.store.atomic import save_torch_atomic
 from harness.store import provenance
 
 
 def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print,
             proposals: ProposalState | None = None) -> dict:
     """Run one row and return its record (an existing one if already done)."""
-    with row_lock(store.root, row.id, opts.profile.name, opts.seed, log):
-        return _run_row_locked(row, opts, store, data_root, log, proposals)
+    run = store.run(row.id, opts.profile.name, opts.seed)
+    # Waiting for another holder (an orphaned worker, or a second sweep): show its progress.
+    follower = LogFollower(run.log, f"{row.id} [{opts.profile.name}]", log, from_end=True)
+    with row_lock(store.root, row.id, opts.profile.name, opts.seed, log,
+                  while_waiting=follower.poll) as lock:
+        return _run_row_locked(row, opts, store, data_root, log, proposals, lock)
 
 
-def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
+def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
     profile, launch = opts.profile, opts.launch
+    label = f"{row.id} [{profile.name}]"
     run = store.run(row.id, profile.name, opts.seed)
     resolved = resolve_config(row, profile, data_root, run.work, seed=opts.seed,
                               pretrained=opts.pretrained, processes=launch.processes)
@@ -48,39 +58,63 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
         cfg.merge_from_dict(opts.cfg_options)
     chash = config_hash(cfg)
     annotations = _annotation_files(cfg)
-    existing = store.get(row.id, profile.name, opts.seed)
-    if existing and existing.get("status") == "done" and not opts.force:
+    if not opts.force and (orphan := adoptable(run, chash)) is not None:
+        # A worker whose sweep died finished this very config: its outcome becomes the record.
+        outcome, attempt, wall = orphan
+        log(f"{label}: recording the outcome ({outcome.status}) of the worker that ran on after "
+            f"its harness (pid {attempt.harness_pid}) stopped")
+        return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                       data_root, attempt.started_at, wall)
+    existing = store.get_or_bad(row.id, profile.name, opts.seed)
+    if isinstance(existing, dict) and existing.get("status") == "done" and not opts.force:
         same = _same_run(existing, chash, annotations)
         if same and _declared(existing) not in (None, (opts.allow_deviations, opts.pretrained_equivalent)):
             return _rejudge(row, opts, store, resolved, annotations, existing, log)
-        log(f"{row.id} [{profile.name}]: " + (
+        log(f"{label}: " + (
             f"already done ({run.record}); use --force to run it again" if same else
             f"kept a record made with another config, data or proposals ({run.record}); use "
             "--force to replace it"))
         return existing
-    resume = not opts.force and _resumable(run, chash, existing)
+    decision = Decision(False) if opts.force else decide(run, chash, existing)
+    if decision.refused:   # not a record (nothing is written): the CLI reports it as the row's error
+        return dict(existing if isinstance(existing, dict) else {}, row=row.id, table=row.table,
+                    profile=profile.name, seed=opts.seed, status="failed", metrics={},
+                    reason=decision.refused, work_dir=str(run.work))
+    if decision.note:
+        log(f"{label}: {decision.note}")
+    resume = decision.resume
     if not resume:
         _archive(run, store)
         run.path.mkdir(parents=True)
         if sources:
             log(f"{row.id} [{profile.name}]: merging {', '.join(f'{p} of {r}' for p, r in row.merge.items())}")
             merge_checkpoints(sources, Path(cfg.load_from))
-        cfg.dump(str(run.config))
+        write_text_atomic(run.config, cfg.pretty_text)
 
-    label = f"{row.id} [{profile.name}]"
     _warn_if_not_judged(row, opts, resolved, annotations, label, log)
     what = ("testing the merged model" if row.merge else
             "resuming from its last checkpoint" if resume else "training and testing")
     log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); log: {run.log}")
     run.outcome.unlink(missing_ok=True)
     started, t0 = now(), time.time()
+    start_attempt(run, chash, started)
     cmd, stdout_is_log = command(run.path, launch, run.log, job_name=f"fpn-{row.id}-{profile.name}")
-    rc = launch_and_follow(cmd, run.log, label, log, stdout_is_log, opts.worker_threads)
+    # The worker shares the row's lock (ownership.py); a SLURM job runs elsewhere: the lock
+    # stays with this process.
+    rc = launch_and_follow(cmd, run.log, label, log, stdout_is_log, opts.worker_threads,
+                           lock=None if launch.launcher == "slurm" else lock)
     outcome = WorkerOutcome.read(run.outcome, rc)
-    producers = {e.row: store.get(e.row, profile.name, opts.seed) for e in row.edges}
+    return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                   data_root, started, time.time() - t0)
+
+
+def _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals, data_root,
+            started, wall) -> dict:
+    producers = {e.row: store.get(e.row, opts.profile.name, opts.seed) for e in row.edges}
     record = build_record(row, opts, run, resolved, chash, annotations, outcome, proposals,
-                          data_root, started, time.time() - t0, producers)
+                          data_root, started, wall, producers)
     store.write(record)
+    end_attempt(run)
     return record.to_dict()
 
 
@@ -251,17 +285,7 @@ def _slim(path: Path) -> None:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if set(ckpt) <= {"state_dict", "meta"}:
         return
-    with atomic_file(path) as tmp:
-        torch.save({k: ckpt[k] for k in ("state_dict", "meta") if k in ckpt}, tmp)
-
-
-def _resumable(run: RunDir, chash: str, existing: dict | None) -> bool:
-    """An unfinished attempt of the same config with a checkpoint: continue it, don't restart."""
-    if existing is not None and existing.get("status") == "done":
-        return False
     try:
-        from mmengine.config import Config
-        old = config_hash(Config.fromfile(str(run.config), import_custom_modules=False))
-    except Exception:  # noqa: BLE001 - no (readable) earlier config: nothing to resume
-        return False
-    return old == chash and (run.work / "last_checkpoint").exists()
+        save_torch_atomic({k: ckpt[k] for k in ("state_dict", "meta") if k in ckpt}, path)
+    except OSError:
+        pass    # no room for the slim copy (a full disk): the full checkpoint stays, as good

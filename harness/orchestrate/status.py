@@ -2,12 +2,14 @@
 memory of a sweep, so it works while sweeps run elsewhere and after they die)."""
 from __future__ import annotations
 
-from harness.orchestrate.locks import is_locked
+from harness.orchestrate.locks import is_locked, lock_path
+from harness.orchestrate.ownership import Attempt, read_holder
 from harness.orchestrate.plan import plan
 from harness.orchestrate.progress import last_progress
+from harness.orchestrate.resume import last_outcome, resume_point
 from harness.paper.rows import Row
 from harness.report.verdict import judgement_mark
-from harness.store import Status, Store
+from harness.store import BadRecord, Status, Store
 from harness.worker.device_check import setup_failure
 
 
@@ -16,8 +18,11 @@ def row_state(store: Store, row: Row, profile: str, seed: int,
     """A row's state; `states` holds those of the rows planned before it (its producers)."""
     run = store.run(row.id, profile, seed)
     if is_locked(store.root, row.id, profile, seed):
-        return Status.RUNNING, last_progress(run.log) or "starting"
-    rec = store.get(row.id, profile, seed)
+        return Status.RUNNING, _running(store, row, profile, seed, run)
+    rec = store.get_or_bad(row.id, profile, seed)
+    if isinstance(rec, BadRecord):
+        return Status.CORRUPT, (f"{rec.path}: {rec.reason}; a re-run starts the row over (the "
+                                "old run goes to results/archive/)")
     if rec is not None and rec.get("status") == Status.DONE:
         extra = " (resumed)" if rec.get("resumed") else ""
         mark = judgement_mark(rec)
@@ -26,16 +31,35 @@ def row_state(store: Store, row: Row, profile: str, seed: int,
     setup = setup_failure(run.path)   # its last attempt's set-up failure (no record was written)
     if setup:
         return Status.FAILED, f"set-up: {setup}"
+    if Attempt.read(run) is not None and (outcome := last_outcome(run)) is not None:
+        return Status.PENDING, (f"its worker finished ({outcome.status}) after its harness "
+                                "stopped; a re-run records the outcome")
+    # No record, or a failed one without an outcome (its worker was killed): a checkpoint that
+    # a re-run continues from makes the row stopped, not failed.
+    killed = rec is None or not run.outcome.exists()
+    if killed and (it := resume_point(run)) is not None:
+        return Status.STOPPED, f"at iteration {it}, checkpoint {run.last_checkpoint().name} " \
+                               "(a re-run resumes)"
     if rec is not None and rec.get("status") == Status.FAILED:
         return Status.FAILED, rec.get("reason") or "unknown reason"
-    if rec is None and (run.work / "last_checkpoint").exists():
-        name = run.last_checkpoint().name if run.last_checkpoint() else "a checkpoint"
-        return Status.STOPPED, f"interrupted at {name}; a re-run resumes it"
     for edge in row.edges:   # any kind of producer: proposals, same run, init, merge
         state = states.get(edge.row, (Status.PENDING,))[0]
         if state in (Status.FAILED, Status.BLOCKED):
             return Status.BLOCKED, f"by {edge.row} ({state}, {edge.label})"
     return Status.PENDING, ""
+
+
+def _running(store: Store, row: Row, profile: str, seed: int, run) -> str:
+    """`(pid N) <progress>`; an orphan (a worker whose sweep died) is said to be one."""
+    holder = read_holder(lock_path(store.root, row.id, profile, seed))
+    progress = last_progress(run.log) or "starting"
+    if holder is None:
+        return progress
+    text = f"(pid {holder.pid}) {progress}"
+    if holder.orphaned:
+        text += (f"; orphaned: its harness (pid {holder.harness_pid}) is gone, a re-run waits "
+                 "for it and records its outcome")
+    return text
 
 
 def render_status(store: Store, rows: list[Row], profile: str, seed: int = 0) -> str:

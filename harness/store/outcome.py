@@ -31,6 +31,7 @@ class WorkerOutcome:
     lr_used: dict | None = None                  # first / peak / last LR MMEngine used
     preflight: dict | None = None                # --preflight: s/iter, peak memory
     pretrained: list | None = None               # checkpoints init loaded: source, path, sha256
+    diverged_at_iteration: int | None = None     # a NaN/inf loss or weights: resume refused
 
     def write(self, path: Path) -> None:
         write_json_atomic(path, asdict(self))
@@ -42,7 +43,10 @@ class WorkerOutcome:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError):
-            return cls("failed", f"worker exited with code {exit_code} without an outcome (killed?)")
+            if exit_code < 0:
+                return cls("failed", f"worker killed by signal {-exit_code} before it wrote an outcome")
+            return cls("failed", f"worker exited with code {exit_code} without an outcome "
+                       "(killed, or it could not write one: see its log)")
         known = {f.name for f in fields(cls)}
         outcome = cls(**{k: v for k, v in data.items() if k in known}) \
             if isinstance(data, dict) and isinstance(data.get("status"), str) \

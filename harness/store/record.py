@@ -21,6 +21,7 @@ class Status(str, Enum):
     FAILED = "failed"
     BLOCKED = "blocked"      # a producer it depends on failed
     STOPPED = "stopped"      # killed with a checkpoint: a re-run resumes it
+    CORRUPT = "corrupt"      # its record file cannot be read: a re-run starts it over
 
     def __str__(self) -> str:
         return self.value

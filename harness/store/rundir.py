@@ -4,6 +4,7 @@
         record.json      the record (what reports read), written by the orchestrator
         config.py        the resolved MMDetection config the worker runs
         outcome.json     the worker's result (rank 0), read back by the orchestrator
+        attempt.json     a launched worker whose outcome is not yet a record (ownership.py)
         worker.log       the worker's stdout/stderr (MMEngine's log lines: progress)
         worker.sbatch    the SLURM script, for --launcher slurm
         work/            MMEngine's work dir: checkpoints, `last_checkpoint`, vis_data
@@ -24,6 +25,7 @@ class RunDir:
     record = property(lambda self: self.path / "record.json")
     config = property(lambda self: self.path / "config.py")
     outcome = property(lambda self: self.path / "outcome.json")
+    attempt = property(lambda self: self.path / "attempt.json")
     log = property(lambda self: self.path / "worker.log")
     sbatch = property(lambda self: self.path / "worker.sbatch")
     work = property(lambda self: self.path / "work")

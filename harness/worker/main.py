@@ -75,10 +75,22 @@ def run(run: RunDir, launcher: str) -> int:
         else:
             traceback.print_exc()
         if rank == 0:
-            WorkerOutcome(status=SETUP_FAILED if setup else "failed",
-                          reason=str(exc) if setup else one_line(exc),
-                          train_test_seconds=time.time() - t0).write(run.outcome)
+            write_failure(run, WorkerOutcome(
+                status=SETUP_FAILED if setup else "failed",
+                reason=str(exc) if setup else one_line(exc), train_test_seconds=time.time() - t0,
+                diverged_at_iteration=getattr(exc, "diverged_at_iteration", None)))
         return 1
+
+
+def write_failure(run: RunDir, outcome: WorkerOutcome) -> None:
+    """The failed outcome, or, when even that cannot be written (the disk that failed the run is
+    full), one line in the log saying so: the orchestrator then reports the missing outcome."""
+    try:
+        outcome.write(run.outcome)
+    except OSError as exc:
+        from harness.store.fs import describe
+        print(f"harness.worker: cannot write the outcome: {describe(exc)}; the run failed with "
+              f"{outcome.reason}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
