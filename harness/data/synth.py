@@ -206,7 +206,7 @@ def _complete_set(root: Path, params: dict) -> dict | None:
 
 def describe_existing(root: Path, params: dict) -> str:
     """What root holds instead of the set these parameters make, in words (for the error)."""
-    manifest = read_manifest(root) if root.is_dir() else None
+    manifest = read_manifest(root, MANIFEST) if root.is_dir() else None
     if manifest is None or manifest.get("generator") != GENERATOR:
         return "other content (no synthetic set's SYNTH.json)"
     if manifest.get("generator_version") != GENERATOR_VERSION:

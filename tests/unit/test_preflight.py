@@ -133,7 +133,7 @@ def _one_line_error(capsys, argv, *expected) -> None:
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--preflight", "--preflight-iters", "0"], "--preflight-iters must be at least 1 (got 0)"),
+    (["--preflight", "--preflight-iters", "0"], "--preflight-iters: must be at least 1 (got 0)"),
     (["--preflight-iters", "2"], "--preflight-iters only applies with --preflight"),
     (["--preflight", "--profile", "smoke"], "drop --profile smoke"),
     (["--preflight", "--pretrained", "resnet50=/nonexistent/r50.pth"], "resnet50=/nonexistent/r50.pth: no such file"),
