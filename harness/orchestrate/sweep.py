@@ -355,6 +355,7 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
         if outcome.get("runtime") else None,
         "resumed": bool(outcome.get("resumed_from_iteration")),
         "resumed_from_iteration": outcome.get("resumed_from_iteration"),
+        "lr_used": outcome.get("lr_used"),
         "images_per_batch": per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),
         "images_per_step": per_step,
         "checkpoint": ckpt,

@@ -90,6 +90,22 @@ def _runtime(runner, warmup: int = 2) -> dict | None:
             "warmup_iterations_excluded": warmup}
 
 
+def _lr_used(runner) -> dict | None:
+    """The learning rate MMEngine actually trained with, from its message hub: RuntimeInfoHook
+    stores the optimizer's LR (first parameter group, the `lr:` of the log) before every
+    training iteration as 'train/lr', and a resumed run restores the earlier iterations' history
+    from the checkpoint. The record holds this beside the configured LR, so the two cannot
+    silently disagree (a warm-up that never ramps trains at 0.001 x lr: harness/config/schedule.py)."""
+    try:
+        history = runner.message_hub.get_scalar("train/lr").data[0]
+    except (KeyError, AttributeError):
+        return None
+    values = [float(v) for v in history]
+    if not values:
+        return None
+    return {"first": values[0], "peak": max(values), "last": values[-1]}
+
+
 def _test_dev(runner, cfg, run_dir: Path) -> dict | None:
     """Table 4: after the minival test, the same model on COCO test-dev with
     CocoMetric(format_only=True): a result file for the COCO server, no local metric. Only when
@@ -168,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             runner.load_checkpoint(cfg.load_from, strict=True)
         else:
             runner.train()
+        lr_used = None if test_only else _lr_used(runner)
         metrics = runner.test()
         runtime = _runtime(runner)   # before a test-dev pass adds its own timings
         test_dev = _test_dev(runner, cfg, Path(args.run_dir))
@@ -178,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 "test_dev": test_dev,
                 "iterations": runner.iter,
                 "resumed_from_iteration": resumed_from,
+                "lr_used": lr_used,
                 "environment": _environment(),
                 "runtime": runtime,
                 "train_test_seconds": time.time() - t0,
