@@ -231,7 +231,7 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         runtime=dict(outcome.runtime, device=env.get("device")) if outcome.runtime else None,
         preflight=outcome.preflight,    # s/iter and peak memory (preflight profile)
         resumed=bool(outcome.resumed_from_iteration),
-        resumed_from_iteration=outcome.resumed_from_iteration,
+        resumed_from_iteration=outcome.resumed_from_iteration, lr_used=outcome.lr_used,
         images_per_batch=per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),
         images_per_step=per_step,
         checkpoint=ckpt, checkpoint_sha256=file_sha256(Path(ckpt)) if ckpt else None,

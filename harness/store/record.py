@@ -76,6 +76,7 @@ class Record:
     preflight: dict | None = None                         # --preflight: s/iter, peak memory
     resumed: bool = False
     resumed_from_iteration: int | None = None
+    lr_used: dict | None = None                           # first / peak / last LR MMEngine used
     images_per_batch: int | None = None
     images_per_step: int | None = None
     checkpoint: str | None = None

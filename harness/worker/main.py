@@ -34,7 +34,7 @@ def run(run: RunDir, launcher: str) -> int:
     from harness.store.outcome import SETUP_FAILED
     from harness.worker.device_check import SetupFailed, check_device
     from harness.worker.distributed import setup_distributed
-    from harness.worker.measure import environment, inference_time, preflight_measures
+    from harness.worker.measure import environment, inference_time, lr_used, preflight_measures
     from harness.worker.test_dev import run_test_dev
     from harness.worker.weights import hashed, record_init_loads
 
@@ -57,6 +57,7 @@ def run(run: RunDir, launcher: str) -> int:
             runner.load_checkpoint(cfg.load_from, strict=True)
         else:
             runner.train()
+        lr = None if test_only else lr_used(runner)
         metrics = runner.test()
         runtime = inference_time(runner)   # before a test-dev pass adds its own timings
         test_dev = run_test_dev(runner, cfg, run)
@@ -64,7 +65,8 @@ def run(run: RunDir, launcher: str) -> int:
             WorkerOutcome(status="done", metrics={k: float(v) for k, v in metrics.items()},
                           test_dev=test_dev, iterations=runner.iter,
                           resumed_from_iteration=resumed_from, environment=environment(),
-                          runtime=runtime, preflight=preflight_measures(runner, cfg, device),
+                          runtime=runtime, lr_used=lr,
+                          preflight=preflight_measures(runner, cfg, device),
                           train_test_seconds=time.time() - t0,
                           pretrained=hashed(loaded)).write(run.outcome)
         return 0

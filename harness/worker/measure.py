@@ -82,3 +82,19 @@ def preflight_measures(runner, cfg, device: str) -> dict | None:
            "device": device}
     out.update(peak_memory(device))
     return out
+
+
+def lr_used(runner) -> dict | None:
+    """The learning rate MMEngine actually trained with, from its message hub: RuntimeInfoHook
+    stores the optimizer's LR (first parameter group, the `lr:` of the log) before every
+    training iteration as 'train/lr', and a resumed run restores the earlier iterations' history
+    from the checkpoint. The record holds this beside the configured LR, so the two cannot
+    silently disagree (a warm-up that never ramps trains at 0.001 x lr: harness/config/schedule.py)."""
+    try:
+        history = runner.message_hub.get_scalar("train/lr").data[0]
+    except (KeyError, AttributeError):
+        return None
+    values = [float(v) for v in history]
+    if not values:
+        return None
+    return {"first": values[0], "peak": max(values), "last": values[-1]}
