@@ -11,7 +11,7 @@ from harness.config.profiles import get_profile
 from harness.config.resolve import resolve_config
 from harness.paper.rows import get_row
 from harness.report.tables import write_report
-from harness.store.records import Store
+from harness.store import Store
 
 from tests.report_records import full_record
 

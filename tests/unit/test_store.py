@@ -41,7 +41,7 @@ def test_failed_serialisation_leaves_the_old_file_and_no_temp_file(tmp_path):
 WRITER = """
 import builtins, sys, time
 from pathlib import Path
-import harness.store.records as records
+import harness.store.atomic as atomic
 
 class HalfThenHang:
     def __init__(self, f):
@@ -58,8 +58,8 @@ class HalfThenHang:
     def __getattr__(self, name):
         return getattr(self.f, name)
 
-records.open = lambda *a, **k: HalfThenHang(builtins.open(*a, **k))
-records.write_json_atomic(Path(sys.argv[1]), {"row": "new", "payload": "x" * 200000})
+atomic.open = lambda *a, **k: HalfThenHang(builtins.open(*a, **k))
+atomic.write_json_atomic(Path(sys.argv[1]), {"row": "new", "payload": "x" * 200000})
 """
 
 
