@@ -1,7 +1,7 @@
 """Whether a run is the paper's experiment, decided when its record is written and stored in
 it (`reproduction`): the one place that says why a run's numbers are not judged.
 
-A run is judged against the paper only if all of these hold (docs/judging.md):
+A run is judged against the paper only if all of these hold (README: "What its numbers mean"):
   - its profile is `paper`;
   - the audit of its own final config (after schedule fitting, --cfg-options and every
     override) finds no mismatch the row config does not declare in `paper_deviations`, and no

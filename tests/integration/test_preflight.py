@@ -3,7 +3,7 @@ paper's input size with a local random-init ResNet-50 as `--pretrained` (no down
 trains 4 iterations and tests 8 images with the paper profile's config, table2.c on table1.c's
 preflight proposals, and the table prices each row's full schedule from what was measured.
 
-Takes minutes on a CPU (three R-50 rows at 800 px, one proposal dump); measured in docs/preflight.md."""
+Takes minutes on a CPU (three R-50 rows at 800 px, one proposal dump); measured in the README's preflight section."""
 from __future__ import annotations
 
 import json
