@@ -77,9 +77,9 @@ def _summary(records, groups, tables, results, tol, problems) -> list:
            Para("Lin et al., *Feature Pyramid Networks for Object Detection*, CVPR 2017, against "
                 "runs of this harness (MMDetection 3.3.0). Only `paper`-profile runs whose "
                 "records say they are reproductions (full schedule, full COCO, the published "
-                "ImageNet weights, no undeclared change: README: "What its numbers mean") are judged; `smoke` "
-                "numbers check the pipeline on synthetic data and are never judged against the "
-                "paper.")]
+                "ImageNet weights, no undeclared change: the README's \"What its numbers "
+                "mean\") are judged; `smoke` numbers check the pipeline on synthetic data and are "
+                "never judged against the paper.")]
     if judged_runs == 0:
         out.append(Para("**No reproduction runs yet: every measured number below comes from a "
                         "run that is not a reproduction (smoke: a pipeline check; paper-profile "

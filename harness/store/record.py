@@ -28,7 +28,8 @@ class Status(str, Enum):
 
 
 # reproduction.reasons[i].kind -> how "At a glance" sums up runs not judged for that reason
-# (harness/orchestrate/reproduction.py writes the reasons, README: "What its numbers mean" explains them).
+# (harness/orchestrate/reproduction.py writes the reasons; the README's "What its numbers
+# mean" explains them).
 # In this order in a record: the first reason, the one a report shows, is the weightiest.
 REASON_KINDS = {
     "profile": "not the paper profile",

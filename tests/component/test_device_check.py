@@ -62,7 +62,7 @@ def test_cpu_only_mmcv_on_a_gpu_node_stops_the_worker_with_one_line_and_no_recor
     GPU is usable, but mmcv's ops have no CUDA kernels (what mmcv built on a login node does)."""
     from mmengine.runner import Runner
 
-    from harness.orchestrate import sweep
+    from harness.orchestrate import row as row_module
     from harness.worker import main as worker
     monkeypatch.setattr(dc, "_training_device", lambda cuda: "cuda:0")
 
@@ -71,10 +71,10 @@ def test_cpu_only_mmcv_on_a_gpu_node_stops_the_worker_with_one_line_and_no_recor
     monkeypatch.setattr(dc, "run_op", cpu_only_mmcv)
     monkeypatch.setattr(Runner, "from_cfg", lambda cfg: pytest.fail("the Runner was built first"))
 
-    def launch_here(cmd, log_path, label, log=print, stdout_is_log=True, threads=None):
+    def launch_here(cmd, log_path, label, log=print, stdout_is_log=True, threads=None, lock=None):
         with open(log_path, "a") as logf, contextlib.redirect_stderr(logf), contextlib.redirect_stdout(logf):
             return worker.main(cmd[cmd.index("harness.worker") + 1:])
-    monkeypatch.setattr(sweep, "_launch", launch_here)
+    monkeypatch.setattr(row_module, "launch_and_follow", launch_here)
 
     rc = main(["run", "table2.c", "--profile", "smoke", "--data-root", str(synth_root)])
     err = capsys.readouterr().err.strip().splitlines()

@@ -95,12 +95,14 @@ def test_cfg_options_are_audited_as_they_ran(tmp_path, full_coco):
     row = T1.rows["c"]
     rec = record_of(tmp_path, row, full_coco, cfg_options={
         "train_cfg.max_iters": 2,                              # the audit's schedule says it
-        "model.test_cfg.rpn.nms.iou_threshold": 0.5,           # a setting the audit has no row for
+        "model.test_cfg.rpn.nms.iou_threshold": 0.5,           # a setting the audit checks
+        "model.rpn_head.loss_cls.loss_weight": 2.0,            # a setting the audit has no row for
         "train_dataloader.num_workers": 0,                     # how it runs, not what: no reason
         "optim_wrapper.optimizer.momentum": 0.9})              # the value it had: no reason
     texts = [r["text"] for r in rec["reproduction"]["reasons"]]
     assert texts == ["schedule 2 iterations, 8 per update, paper 30k + 10k",
-                     "--cfg-options model.test_cfg.rpn.nms.iou_threshold=0.5: a change the "
+                     "RPN NMS IoU, train / test proposals (0.5, 0.5), paper (0.7, 0.7)",
+                     "--cfg-options model.rpn_head.loss_cls.loss_weight=2.0: a change the "
                      "audit does not check"]
     assert rec["schedule"]["text"].startswith("2 iterations of 2 images, 8 per update")
     assert rec["deviations"][0].endswith("2 iterations = 1 update of 4 images")
