@@ -34,7 +34,8 @@ def run(run: RunDir, launcher: str) -> int:
     from harness.store.outcome import SETUP_FAILED
     from harness.worker.device_check import SetupFailed, check_device
     from harness.worker.distributed import setup_distributed
-    from harness.worker.measure import environment, inference_time, lr_used, preflight_measures
+    from harness.worker.measure import (environment, inference_time, lr_used, preflight_measures,
+                                        track_trained_lr)
     from harness.worker.test_dev import run_test_dev
     from harness.worker.weights import hashed, record_init_loads
 
@@ -56,6 +57,7 @@ def run(run: RunDir, launcher: str) -> int:
             # A merged model (Table 5): every weight must come from the merge, none left at init.
             runner.load_checkpoint(cfg.load_from, strict=True)
         else:
+            track_trained_lr(runner)
             runner.train()
         lr = None if test_only else lr_used(runner)
         metrics = runner.test()

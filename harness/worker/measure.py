@@ -84,14 +84,32 @@ def preflight_measures(runner, cfg, device: str) -> dict | None:
     return out
 
 
+# The highest LR over the optimizer's parameter groups before each training iteration. MMEngine
+# logs only the first group's ('train/lr', the log's `lr:`), which in Table 5's steps 3-4 is the
+# frozen FPN's (lr_mult 0, the frozen backbone has no group): 0.0 while the heads train at lr.
+TRAINED_LR = "train/trained_lr"
+
+
+def track_trained_lr(runner) -> None:
+    """Log TRAINED_LR beside MMEngine's 'train/lr', at the same point (before the iteration, as
+    RuntimeInfoHook does). In the message hub, so a resumed run restores the earlier iterations'
+    history from its checkpoint, and the log shows it as `trained_lr:`."""
+    from mmengine.hooks import Hook
+
+    class TrainedLr(Hook):
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            lrs = [lr for group in runner.optim_wrapper.get_lr().values() for lr in group]
+            runner.message_hub.update_scalar(TRAINED_LR, max(lrs))
+
+    runner.register_hook(TrainedLr(), priority="VERY_HIGH")
+
+
 def lr_used(runner) -> dict | None:
-    """The learning rate MMEngine actually trained with, from its message hub: RuntimeInfoHook
-    stores the optimizer's LR (first parameter group, the `lr:` of the log) before every
-    training iteration as 'train/lr', and a resumed run restores the earlier iterations' history
-    from the checkpoint. The record holds this beside the configured LR, so the two cannot
-    silently disagree (a warm-up that never ramps trains at 0.001 x lr: harness/config/schedule.py)."""
+    """The learning rate MMEngine actually trained with (TRAINED_LR's history), for the record
+    beside the configured LR, so that the two cannot silently disagree (a warm-up that never
+    ramps trains at 0.001 x lr: harness/config/schedule.py)."""
     try:
-        history = runner.message_hub.get_scalar("train/lr").data[0]
+        history = runner.message_hub.get_scalar(TRAINED_LR).data[0]
     except (KeyError, AttributeError):
         return None
     values = [float(v) for v in history]

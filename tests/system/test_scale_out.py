@@ -126,19 +126,31 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     assert not (tmp_path / "results" / "archive").exists()           # nothing was thrown away
 
 
-def _wait_for_line(stream, text: str, proc: subprocess.Popen) -> str:
-    """Read a sweep's stdout line by line until `text` (blocking reads: no sleeps)."""
-    seen = []
-    for line in stream:
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-    raise AssertionError(f"the sweep exited ({proc.wait()}) without '{text}': {''.join(seen)[-2000:]}")
+def _wait_for_output(proc: subprocess.Popen, text: str, timeout: float = 600) -> str:
+    """Read a sweep's stdout (bytes) as it comes until `text` appears: select() wakes on output,
+    so there is no polling interval, and a sweep that never says it is a failure, not a hang."""
+    import selectors
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while text.encode() not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(timeout=left):
+                raise AssertionError(f"no '{text}' within {timeout} s: {seen.decode()[-2000:]}")
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"the sweep exited ({proc.wait()}) without '{text}': "
+                                     f"{seen.decode()[-2000:]}")
+            seen += chunk
+    return seen.decode()
 
 
 def test_two_sweeps_at_once_run_a_row_once(tmp_path, synth_root):
     """The second sweep must reach the row while the first is still training it: the first
-    worker is paused (SIGSTOP) once it trains, until the second says it waits for the lock."""
+    sweep (and its worker) is paused with SIGSTOP once it trains, until the second says that
+    it waits for the row's lock."""
+    import contextlib
     env = dict(os.environ, **store_env(tmp_path), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "harness.cli", "run", "table1.b", "--profile", "smoke",
            "--data-root", str(synth_root)]
@@ -151,16 +163,20 @@ def test_two_sweeps_at_once_run_a_row_once(tmp_path, synth_root):
     os.killpg(first.pid, signal.SIGSTOP)                            # the first sweep holds the lock
     try:
         second = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        waited = _wait_for_line(second.stdout, "being run by pid", second)
-        assert str(first.pid) in waited
+                                  stderr=subprocess.PIPE)
+        waited = _wait_for_output(second, "being run by pid")
+        assert f"being run by pid {first.pid} " in waited
         assert not (run_dir / "record.json").exists()
+    except BaseException:
+        os.killpg(first.pid, signal.SIGKILL)                        # leave no sweep behind
+        raise
     finally:
-        os.killpg(first.pid, signal.SIGCONT)
-    out1, err1 = first.communicate(timeout=600)
-    rest2, err2 = second.communicate(timeout=600)
-    out2 = waited + rest2
-    assert first.returncode == 0 and second.returncode == 0, err1 + err2
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(first.pid, signal.SIGCONT)
+    out1, err1 = first.communicate(timeout=900)
+    rest2, err2 = second.communicate(timeout=900)
+    out2 = waited + rest2.decode()
+    assert first.returncode == 0 and second.returncode == 0, err1 + err2.decode()
     assert "already done" in out2 and "training and testing" not in out2
     assert (run_dir / "worker.log").read_text().count("Iter(train) [8/8]") == 1
     assert not (tmp_path / "results" / "archive").exists()
