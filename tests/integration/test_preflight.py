@@ -79,7 +79,8 @@ def test_the_runs_used_the_paper_profiles_config_weights_and_preflight_proposals
         assert cfg.optim_wrapper.accumulative_counts == 8 and cfg.optim_wrapper.optimizer.lr > 0.01
         steps = [s for s in cfg.train_dataloader.dataset.pipeline if s["type"] in ("Resize", "ProposalBroadcaster")]
         resize = steps[0] if steps[0]["type"] == "Resize" else steps[0]["transforms"][0]
-        assert tuple(resize["scale"]) == (1333, 800)                    # the paper's input size
+        # the paper's input: shorter side 800 (Sec. 5.1), longer side capped at py-faster-rcnn's 1000
+        assert tuple(resize["scale"]) == (1000, 800)
         assert cfg.model.backbone.init_cfg.checkpoint == str(preflight["weights"])
         # 8 images per split of the synthetic set (proposal dumps take seconds, not hours)
         assert "/preflight_data/" in cfg.data_root
