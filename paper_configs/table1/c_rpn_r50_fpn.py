@@ -84,7 +84,8 @@ paper_deviations = {
 val_dataloader = None
 val_cfg = None
 val_evaluator = None
-# Sec. 5.1: COCO-style AR with pycocotools (class-agnostic); notes §2: not 'proposal_fast'.
+# Sec. 5.1: COCO-style AR with pycocotools (class-agnostic); not mmdet's 'proposal_fast',
+# which crashes on numpy 2 (ragged np.array in its recall code) and is not the COCO AR.
 test_evaluator = dict(
     type='CocoMetric', ann_file='annotations/instances_val2017.json', metric='proposal',
     proposal_nums=(100, 300, 1000), format_only=False)
