@@ -10,7 +10,7 @@ import pandas as pd
 from harness.config.profiles import get_profile
 from harness.config.resolve import resolve_config
 from harness.paper.rows import get_row
-from harness.report.tables import write_report
+from harness.report.write import write_report
 from harness.store import Store
 
 from tests.report_records import full_record
