@@ -154,6 +154,7 @@ def test_table2_row_trains_on_the_dumped_proposals_of_table1c(smoke_run):
     producer = json.loads((runs / "table1.c" / "smoke" / "seed0" / "record.json").read_text())
     rec = json.loads((runs / "table2.c" / "smoke" / "seed0" / "record.json").read_text())
     assert rec["status"] == "done" and set(rec["metrics"]) == {"AP@0.5", "AP", "AP_s", "AP_m", "AP_l"}
+    assert rec["lr_used"]["peak"] == pytest.approx(rec["schedule"]["lr"], rel=1e-6)
     assert rec["proposals"]["producer"] == "table1.c"
     assert rec["proposals"]["checkpoint_sha256"] == producer["checkpoint_sha256"]
     manifest = json.loads((runs / "table1.c" / "smoke" / "seed0" / "proposals" /
@@ -187,6 +188,8 @@ def test_table3_row_pairs_its_own_rpn_with_its_detector(smoke_run):
     rpn = json.loads((runs / "table1.b" / "smoke" / "seed0" / "record.json").read_text())
     rec = json.loads((runs / "table3.b" / "smoke" / "seed0" / "record.json").read_text())
     assert rpn["status"] == "done" and rec["status"] == "done"
+    for r in (rpn, rec):   # the LR MMEngine trained with is the one each config states
+        assert r["lr_used"]["peak"] == pytest.approx(r["schedule"]["lr"], rel=1e-6), r["row"]
     assert rec["proposals"]["producer"] == "table1.b"
     assert rec["proposals"]["checkpoint_sha256"] == rpn["checkpoint_sha256"]
     assert all(v is None or 0 <= v <= 100 for v in rec["metrics"].values())

@@ -157,22 +157,27 @@ def test_two_sweeps_at_once_run_a_row_once(tmp_path, synth_root):
     first = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
     run_dir = tmp_path / "results" / "runs" / "table1.b" / "smoke" / "seed0"
-    _wait_for(run_dir / "worker.log", "Iter(train) [1/8]", proc=first)
-    status = run_cli("status", "table1.b", "--profile", "smoke", env=store_env(tmp_path))
-    assert "running" in status.stdout and "train" in status.stdout    # progress from the log
-    os.killpg(first.pid, signal.SIGSTOP)                            # the first sweep holds the lock
+    second = None
     try:
-        second = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
-        waited = _wait_for_output(second, "being run by pid")
-        assert f"being run by pid {first.pid} " in waited
-        assert not (run_dir / "record.json").exists()
+        _wait_for(run_dir / "worker.log", "Iter(train) [1/8]", proc=first)
+        status = run_cli("status", "table1.b", "--profile", "smoke", env=store_env(tmp_path))
+        assert "running" in status.stdout and "train" in status.stdout    # progress from the log
+        os.killpg(first.pid, signal.SIGSTOP)                        # the first sweep holds the lock
+        try:
+            second = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, start_new_session=True)
+            waited = _wait_for_output(second, "being run by pid")
+            assert f"being run by pid {first.pid} " in waited
+            assert not (run_dir / "record.json").exists()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(first.pid, signal.SIGCONT)
     except BaseException:
-        os.killpg(first.pid, signal.SIGKILL)                        # leave no sweep behind
+        for proc in (first, second):                                # leave no sweep behind
+            if proc is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
         raise
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(first.pid, signal.SIGCONT)
     out1, err1 = first.communicate(timeout=900)
     rest2, err2 = second.communicate(timeout=900)
     out2 = waited + rest2.decode()
