@@ -48,8 +48,8 @@ val_cfg = None
 val_evaluator = None
 # Sec. 5.1: COCO-style AR with pycocotools (class-agnostic); notes §2: not 'proposal_fast'.
 test_evaluator = dict(
-    type='CocoMetric', ann_file='annotations/instances_val2017.json', metric='proposal',
-    proposal_nums=(100, 300, 1000), format_only=False)
+    type='HarnessCocoMetric', ann_file='annotations/instances_val2017.json', metric='proposal',
+    proposal_nums=(100, 300, 1000), backend='faster_coco_eval')
 
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000,
                                      max_keep_ckpts=2))
