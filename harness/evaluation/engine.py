@@ -10,8 +10,9 @@ best-scoring predictions, npig the objects not ignored (not crowd, area inside a
 over images; matching is per image. So a chunk's recall times its npig is an integer count, the
 counts add up over chunks, and TP / npig over all chunks is the value one COCOeval over every
 image gives, to the last bit (the same float division and mean as pycocotools' accumulate and
-summarize). Only one chunk's per-prediction dicts exist at a time: at 1000 RLE masks per image
-a one-shot COCOeval holds 2-3 MB per image (15 GB at 5k images); a chunk of 250 images ~0.7 GB.
+summarize). Only one chunk's per-prediction dicts exist at a time: with 1000 RLE masks per image
+a one-shot COCOeval held 2-3 MB per image here (measured on 100 images: ~15 GB for 5000),
+a chunk of 250 images holds a few hundred MB (docs/evaluation.md has the measured peaks).
 """
 from __future__ import annotations
 

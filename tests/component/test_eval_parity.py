@@ -49,7 +49,7 @@ def coco_like(tmp_path_factory):
          "segmentation": [[24, 8, 64, 8, 64, 48, 24, 48]], "bbox": [24, 8, 40, 40]},
     ]
     gt["images"] += extra
-    for k, a in enumerate(anns):
+    for a in anns:
         gt["annotations"].append(dict(a, id=len(gt["annotations"]) + 1))
     path = tmp_path_factory.mktemp("eval") / "instances_val2017.json"
     path.write_text(json.dumps(gt))

@@ -226,6 +226,9 @@ def test_empty_size_buckets_give_minus_one_and_no_predictions_give_zero(tmp_path
         ar = average_recall(api, api.load(ann), "bbox", {}, [1, 2], [1, 2, 3], (1, 10, 100),
                             lambda r, f: box_anns(r, [1], f))
         assert ar[0].tolist() == [0.0, 0.0, 0.0] and ar[2:].tolist() == [[-1.0] * 3] * 2
+        ap = average_precision(api, api.load(ann), {}, [1, 2], [1, 2, 3], (1, 10, 100),
+                               lambda r, f: box_anns(r, [1], f))
+        assert ap[:3].tolist() == [0.0] * 3 and ap[4:6].tolist() == [-1.0, -1.0]
 
 
 def _mask_gt(tmp_path, h=40, w=56):
