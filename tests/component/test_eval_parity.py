@@ -3,7 +3,8 @@
 HarnessCocoMetric (box AP, proposal AR) against mmdet's CocoMetric, SegmentProposalMetric against
 one plain pycocotools COCOeval 'segm' (the Table 6 metric before harness/evaluation existed), on
 random COCO-like data and adversarial cases, through mmengine's BaseMetric.evaluate as a test loop
-calls it; every key the harness reads must agree to 1e-4 (they are in fact identical). Also: what
+calls it; every key the harness reads must agree to 1e-4 (they are in fact identical: AR bit for bit, AP
+within 3e-16 before CocoMetric's rounding to 3 decimals). Also: what
 crosses the collective is compact, the row configs select these metrics, and --evaluator's
 set_backend switches them. The COCOeval procedure itself: tests/unit/test_evaluation.py.
 """
