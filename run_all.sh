@@ -8,24 +8,26 @@
 #   ./run_all.sh --data-root /data/coco --launcher slurm --gpus 8 --slots 4 \
 #                --slurm-args '--partition=gpu --gres=gpu:8'
 #   ./run_all.sh --dry-run                       the plan: rows, dependencies, GPU-hours
+#   ./run_all.sh --preflight table1 table2       each row as the paper runs it, for 4 iterations:
+#                                                passes? s/iter, memory, projected hours
 # Every option of `harness run` works here (--launcher, --gpus, --slots, --seeds, --force, ...).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=$(tools/bootstrap.sh)
 
 args=()
-dry_run=0
+report=1   # a dry run writes nothing; a preflight prints its own table (results/preflight.md)
 for a in "$@"; do
     case "$a" in
         --smoke) args+=(--profile smoke) ;;
-        --dry-run) dry_run=1; args+=("$a") ;;
+        --dry-run|--preflight) report=0; args+=("$a") ;;
         *) args+=("$a") ;;
     esac
 done
 
 status=0
 "$PY" -m harness.cli sweep ${args[@]+"${args[@]}"} || status=$?
-if [ "$dry_run" = 0 ]; then
+if [ "$report" = 1 ]; then
     "$PY" -m harness.cli report
 fi
 exit $status

@@ -1,4 +1,11 @@
-"""Shared fixtures: every test gets its own results/reports folders; data is made once."""
+"""Shared fixtures: every test gets its own results/reports folders; data is made once.
+
+Tests live in tiers by folder, and each folder is a marker (`-m unit`, `-m 'not system'`):
+    unit/         pure logic, never imports torch (checked at the end of a unit-only session)
+    component/    builds configs and models (imports mmdet), no training
+    integration/  trains and tests real rows on the synthetic set (minutes)
+    system/       real torchrun, SLURM and poppler (host packages from tools/host_packages.sh)
+"""
 from __future__ import annotations
 
 import os
@@ -9,8 +16,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT.parent / "shared" / "paper" / "fpn_lin2017.md"
+TIERS = ("unit", "component", "integration", "system")
 
 
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        if parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The unit tier's promise: a session of unit tests alone never imports torch."""
+    items = getattr(session, "items", [])
+    if items and all(item.get_closest_marker("unit") for item in items) and "torch" in sys.modules:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nFAILED: the unit tier imported torch; move the test to tests/component or keep "
+              "torch/mmdet out of the code it exercises", file=sys.stderr)
 @pytest.fixture(autouse=True)
 def isolated_outputs(tmp_path, monkeypatch):
     """No test writes into the checkout's results/ or reports/."""

@@ -1,8 +1,8 @@
 """Records shaped like the ones `harness run` writes, for the report tests (no training)."""
 from __future__ import annotations
 
-from harness.rows import load_tables
-from harness.store import RECORD_SCHEMA
+from harness.paper.rows import load_tables
+from harness.store import Record
 
 
 def published(row_id: str) -> dict:
@@ -12,16 +12,18 @@ def published(row_id: str) -> dict:
 
 def full_record(row_id: str, profile: str = "smoke", seed: int = 0, metrics: dict | None = None,
                 **extra) -> dict:
-    """A done record; metrics default to the row's published numbers (a perfect reproduction)."""
+    """A done record; metrics default to the row's published numbers (a perfect reproduction).
+    Like a real record it holds only the columns a run measures: never Table 4's test-dev
+    columns, which the COCO server scores (sweep._paper_metrics skips them)."""
     tid = row_id.split(".")[0]
     table = load_tables()[tid]
     metrics = published(row_id) if metrics is None else metrics
     paper = profile == "paper"
-    rec = {
-        "schema": RECORD_SCHEMA, "row": row_id, "table": tid,
+    fields = {
+        "row": row_id, "table": tid,
         "row_name": table.rows[row_id.split(".")[1]].name, "profile": profile,
         "is_reproduction": paper, "seed": seed, "status": "done", "reason": None,
-        "metrics": {m: metrics.get(m) for m in table.metrics}, "metrics_na": [],
+        "metrics": {m: metrics.get(m) for m in table.local_metrics}, "metrics_na": [],
         "raw_metrics": {}, "config": {"row_config": f"paper_configs/{tid}/x.py",
                                       "resolved": "/tmp/x/config.py", "hash": "0123456789abcdef"},
         "schedule": None, "cfg_options": {}, "proposals": None,
@@ -39,8 +41,7 @@ def full_record(row_id: str, profile: str = "smoke", seed: int = 0, metrics: dic
         "started_at": "2026-11-25T22:20:47+00:00", "finished_at": "2026-11-25T22:21:04+00:00",
         "wall_time_s": 28800.0 if paper else 17.0, "gpu_hours": 64.0 if paper else 0.0,
     }
-    rec.update(extra)
-    return rec
+    return Record(**{**fields, **extra}).to_dict()   # the schema's one definition
 
 
 def smoke_store_records() -> list[dict]:

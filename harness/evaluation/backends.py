@@ -21,6 +21,10 @@ DEFAULT_BACKEND = "faster_coco_eval"
 DISTRIBUTION = {"faster_coco_eval": "faster-coco-eval", "pycocotools": "pycocotools"}
 # Metric types that take a `backend` key: every metric the harness reports.
 METRIC_TYPES = ("HarnessCocoMetric", "SegmentProposalMetric")
+# The module that registers them, imported by every run's worker (harness/config/resolve.py).
+METRICS_MODULE = "harness.evaluation.metrics"
+# How a metric computes, not what: keys the config hash leaves out (see hashed_evaluator).
+COMPUTE_KEYS = ("backend", "chunk_images")
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ def get_api(name: str) -> Api:
     return Api(name, version, COCO, COCOeval)
 
 
-def _evaluators(cfg):
+def evaluators(cfg):
+    """Every evaluator config of a config (val and test; each a dict or a list of dicts)."""
     for key in ("val_evaluator", "test_evaluator"):
         ev = cfg.get(key)
         if ev is not None:
@@ -90,9 +95,26 @@ def _evaluators(cfg):
 def set_backend(cfg, name: str) -> None:
     """`--evaluator NAME`: every harness metric of the config computes with backend NAME."""
     check_name(name)
-    for ev in _evaluators(cfg):
+    for ev in evaluators(cfg):
         if ev.get("type") in METRIC_TYPES:
             ev["backend"] = name
+
+
+def hashed_evaluator(ev) -> None:
+    """An evaluator as the config hash sees it (in place, on the hash's copy of the config).
+
+    The backend and the AR chunk size change how a number is computed, never the number (the
+    parity suite, tests/unit/test_evaluation.py and tests/component/test_eval_parity.py, holds
+    both backends to the same values), so they are not the experiment: a run evaluated with
+    either hashes the same, and records and resumable runs made before these metrics existed,
+    with mmdet's CocoMetric, keep their hash (HarnessCocoMetric hashes as the CocoMetric it
+    replaced; tests/component/test_config_hash.py)."""
+    if ev.get("type") not in METRIC_TYPES:
+        return
+    for key in COMPUTE_KEYS:
+        ev.pop(key, None)
+    if ev.get("type") == "HarnessCocoMetric":
+        ev["type"] = "CocoMetric"
 
 
 def describe(cfg) -> str:

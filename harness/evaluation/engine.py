@@ -12,7 +12,7 @@ counts add up over chunks, and TP / npig over all chunks is the value one COCOev
 image gives, to the last bit (the same float division and mean as pycocotools' accumulate and
 summarize). Only one chunk's per-prediction dicts exist at a time: with 1000 RLE masks per image
 a one-shot COCOeval held 2-3 MB per image here (measured on 100 images: ~15 GB for 5000),
-a chunk of 250 images holds a few hundred MB (docs/evaluation.md has the measured peaks).
+a chunk of 250 images holds a few hundred MB (README, Evaluation, has the measured peaks).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ values, rounded to 3 decimals as CocoMetric rounds them, but
   * proposal AR a chunk of images at a time (harness/evaluation/engine.py: exact);
   * no JSON round trip of the predictions (CocoMetric dumps and reloads them).
 The ground truth is loaded on rank 0 only, when the metric is computed.
-Segment AR (Table 6) is `SegmentProposalMetric` (harness/mask_proposals.py), built on
+Segment AR (Table 6) is `SegmentProposalMetric` (harness/models/segment/metric.py), built on
 `SegmentARMetric` (harness/evaluation/segm.py).
 """
 from __future__ import annotations

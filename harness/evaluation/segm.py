@@ -57,7 +57,8 @@ def segment_ar(ann_file: str, results: list, proposal_nums=(10, 100, 1000), logg
 
 
 class SegmentARMetric(BackendMetric):
-    """The metric behind Table 6 (registered as SegmentProposalMetric by harness.mask_proposals)."""
+    """The metric behind Table 6, registered as SegmentProposalMetric in
+    harness/models/segment/metric.py."""
 
     def __init__(self, ann_file: str, proposal_nums: Sequence[int] = (10, 100, 1000),
                  backend: str = DEFAULT_BACKEND, chunk_images: int = DEFAULT_CHUNK_IMAGES,

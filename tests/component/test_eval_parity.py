@@ -24,7 +24,7 @@ from harness.evaluation import synthetic as S
 from harness.evaluation.backends import BACKENDS, set_backend
 from harness.evaluation.compact import BoxRecord, MaskRecord
 from harness.evaluation.metrics import HarnessCocoMetric
-from harness.mask_proposals import SegmentProposalMetric
+from harness.models.segment import SegmentProposalMetric
 from mmdet.evaluation.metrics import CocoMetric
 
 TOL = 1e-4
@@ -197,8 +197,8 @@ def test_bad_backend_or_annotation_file_fail_when_the_metric_is_built(coco_like,
 def test_every_row_config_evaluates_with_faster_coco_eval_and_evaluator_switches_it(coco_like):
     """As resolved (merged with mmdet's base evaluator: backend_args, format_only), each row's
     test metric builds and names its backend."""
-    from harness.configs import load_row_config
-    from harness.rows import load_tables
+    from harness.config.resolve import load_row_config
+    from harness.paper.rows import load_tables
     from mmdet.registry import METRICS
     seen = set()
     for table in load_tables().values():

@@ -54,6 +54,54 @@ def test_describe_names_metric_backend_and_installed_version():
     assert describe(_cfg(test_evaluator=None)) == "none"
 
 
+def test_hashed_evaluator_drops_how_a_metric_computes_and_keeps_what_it_computes():
+    """The config hash (harness/config/resolve.py) sees HarnessCocoMetric as the CocoMetric it
+    replaced and no backend: runs made before it keep their hash (tests/component/
+    test_config_hash.py resolves every row)."""
+    from harness.evaluation.backends import hashed_evaluator
+    base = {"ann_file": "a.json", "metric": "proposal", "format_only": False,
+            "backend_args": None, "proposal_nums": (100, 300, 1000)}
+    for backend in BACKENDS:
+        ours = dict(base, type="HarnessCocoMetric", backend=backend, chunk_images=7)
+        hashed_evaluator(ours)
+        assert ours == dict(base, type="CocoMetric")
+        segm = {"type": "SegmentProposalMetric", "ann_file": "a.json", "backend": backend}
+        hashed_evaluator(segm)
+        assert segm == {"type": "SegmentProposalMetric", "ann_file": "a.json"}
+    mmdet = dict(base, type="CocoMetric", backend="x")    # not ours: hashed as written
+    hashed_evaluator(mmdet)
+    assert mmdet["backend"] == "x"
+    changed = dict(base, type="HarnessCocoMetric", metric="bbox")  # what it computes still counts
+    hashed_evaluator(changed)
+    assert changed != dict(base, type="CocoMetric")
+
+
+def test_evaluator_option_takes_package_names_and_refuses_others_in_one_line(capsys):
+    from harness.cli.main import build_parser, main
+    parser = build_parser()
+    assert parser.parse_args(["run", "table1.c"]).evaluator == "faster_coco_eval"   # the default
+    for text, backend in (("pycocotools", "pycocotools"), ("faster-coco-eval", "faster_coco_eval"),
+                          ("faster_coco_eval", "faster_coco_eval")):
+        assert parser.parse_args(["run", "table1.c", "--evaluator", text]).evaluator == backend
+    assert main(["run", "table1.c", "--profile", "smoke", "--evaluator", "cocoapi"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "harness: error: argument --evaluator: 'cocoapi' is not a COCO evaluation backend; use "
+        "one of: faster-coco-eval, pycocotools")
+
+
+def test_evaluator_option_refuses_a_backend_that_is_not_installed(capsys, monkeypatch):
+    from harness.cli.main import main
+    from harness.evaluation import backends
+    real = backends.backend_version
+    monkeypatch.setattr(backends, "backend_version",
+                        lambda name: None if name == "faster_coco_eval" else real(name))
+    assert main(["run", "table1.c", "--profile", "smoke"]) == 2        # the default, missing
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "argument --evaluator: faster-coco-eval is not installed" in err[0] \
+        and "--evaluator pycocotools" in err[0]
+
+
 # ------------------------------------------------------------------ synthetic masks, compact form
 def _raster(h, w, cx, cy, rx, ry):
     yy, xx = np.mgrid[0:h, 0:w]

@@ -1,0 +1,287 @@
+"""One row, end to end: resolve its config, resume or start over, launch the worker, and turn
+the worker's outcome into the run's record.
+
+Holds the row's lock throughout, and hands it down to the worker (ownership.py), so a second
+sweep that reaches the row waits, then finds the record; a worker that outlived its sweep is
+waited for and its outcome recorded. A finished row is never run again unless --force (which
+archives the old run); what an unfinished one does is resume.py's decision."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+from harness.config.resolve import (config_hash, declared_deviations, harness_keys,
+                                     resolve_config)
+from harness.data.validate import annotation_fingerprint
+from harness.evaluation import describe, set_backend
+from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
+from harness.orchestrate.launch import command
+from harness.orchestrate.locks import row_lock
+from harness.orchestrate.options import RunOptions, now
+from harness.orchestrate.reproduction import (config_reasons, data_reasons, judge_run,
+                                              weightiest_first)
+from harness.orchestrate.ownership import adoptable, end_attempt, start_attempt
+from harness.orchestrate.progress import LogFollower, launch_and_follow
+from harness.orchestrate.resume import Decision, decide
+from harness.data.coco import TEST_DEV
+from harness.orchestrate.proposals import ProposalState, file_sha256
+from harness.paper.rows import Row, load_tables, paper_metrics
+from harness.paths import ROOT
+from harness.store import Record, RunDir, Store, WorkerOutcome, write_text_atomic
+from harness.store.atomic import save_torch_atomic
+from harness.store import provenance
+
+
+def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print,
+            proposals: ProposalState | None = None) -> dict:
+    """Run one row and return its record (an existing one if already done)."""
+    run = store.run(row.id, opts.profile.name, opts.seed)
+    # Waiting for another holder (an orphaned worker, or a second sweep): show its progress.
+    follower = LogFollower(run.log, f"{row.id} [{opts.profile.name}]", log, from_end=True)
+    with row_lock(store.root, row.id, opts.profile.name, opts.seed, log,
+                  while_waiting=follower.poll) as lock:
+        return _run_row_locked(row, opts, store, data_root, log, proposals, lock)
+
+
+def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
+    profile, launch = opts.profile, opts.launch
+    label = f"{row.id} [{profile.name}]"
+    run = store.run(row.id, profile.name, opts.seed)
+    resolved = resolve_config(row, profile, data_root, run.work, seed=opts.seed,
+                              pretrained=opts.pretrained, processes=launch.processes)
+    cfg = resolved.cfg
+    if opts.evaluator:   # before --cfg-options, which may still set a metric's backend itself
+        set_backend(cfg, opts.evaluator)
+    sources = _wire_dependencies(cfg, row, opts, store, run, proposals)
+    if opts.cfg_options:   # the audit compares each option with the config it overrides
+        resolved.before_options = copy.deepcopy(cfg)
+        cfg.merge_from_dict(opts.cfg_options)
+    chash = config_hash(cfg)
+    annotations = _annotation_files(cfg)
+    if not opts.force and (orphan := adoptable(run, chash)) is not None:
+        # A worker whose sweep died finished this very config: its outcome becomes the record.
+        outcome, attempt, wall = orphan
+        log(f"{label}: recording the outcome ({outcome.status}) of the worker that ran on after "
+            f"its harness (pid {attempt.harness_pid}) stopped")
+        return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                       data_root, attempt.started_at, wall)
+    existing = store.get_or_bad(row.id, profile.name, opts.seed)
+    if isinstance(existing, dict) and existing.get("status") == "done" and not opts.force:
+        same = _same_run(existing, chash, annotations)
+        if same and _declared(existing) not in (None, (opts.allow_deviations, opts.pretrained_equivalent)):
+            return _rejudge(row, opts, store, resolved, annotations, existing, log)
+        log(f"{label}: " + (
+            f"already done ({run.record}); use --force to run it again" if same else
+            f"kept a record made with another config, data or proposals ({run.record}); use "
+            "--force to replace it"))
+        return existing
+    decision = Decision(False) if opts.force else decide(run, chash, existing)
+    if decision.refused:   # not a record (nothing is written): the CLI reports it as the row's error
+        return dict(existing if isinstance(existing, dict) else {}, row=row.id, table=row.table,
+                    profile=profile.name, seed=opts.seed, status="failed", metrics={},
+                    reason=decision.refused, work_dir=str(run.work))
+    if decision.note:
+        log(f"{label}: {decision.note}")
+    resume = decision.resume
+    if not resume:
+        _archive(run, store)
+        run.path.mkdir(parents=True)
+        if sources:
+            log(f"{row.id} [{profile.name}]: merging {', '.join(f'{p} of {r}' for p, r in row.merge.items())}")
+            merge_checkpoints(sources, Path(cfg.load_from))
+        write_text_atomic(run.config, cfg.pretty_text)
+
+    _warn_if_not_judged(row, opts, resolved, annotations, label, log)
+    what = ("testing the merged model" if row.merge else
+            "resuming from its last checkpoint" if resume else "training and testing")
+    log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); log: {run.log}")
+    run.outcome.unlink(missing_ok=True)
+    started, t0 = now(), time.time()
+    start_attempt(run, chash, started)
+    cmd, stdout_is_log = command(run.path, launch, run.log, job_name=f"fpn-{row.id}-{profile.name}")
+    # The worker shares the row's lock (ownership.py); a SLURM job runs elsewhere: the lock
+    # stays with this process.
+    rc = launch_and_follow(cmd, run.log, label, log, stdout_is_log, opts.worker_threads,
+                           lock=None if launch.launcher == "slurm" else lock)
+    outcome = WorkerOutcome.read(run.outcome, rc)
+    return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                   data_root, started, time.time() - t0)
+
+
+def _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals, data_root,
+            started, wall) -> dict:
+    producers = {e.row: store.get(e.row, opts.profile.name, opts.seed) for e in row.edges}
+    record = build_record(row, opts, run, resolved, chash, annotations, outcome, proposals,
+                          data_root, started, wall, producers)
+    store.write(record)
+    end_attempt(run)
+    return record.to_dict()
+
+
+def _wire_dependencies(cfg, row: Row, opts: RunOptions, store: Store, run: RunDir,
+                       proposals: ProposalState | None) -> dict[str, str]:
+    """Point the config at what its producers made: proposals, an init checkpoint, or the parts
+    of a merged model (returned: part -> checkpoint). Each by sha256 under cfg.harness, so in the
+    config hash: a detector on other proposals, or from another checkpoint, is another run."""
+    if proposals is not None:
+        cfg.train_dataloader.dataset.proposal_file = proposals.files["train2017"]
+        cfg.test_dataloader.dataset.proposal_file = proposals.files["val2017"]
+        if cfg.get("test_dev") is not None and TEST_DEV in proposals.files:
+            cfg.test_dev.proposal_file = proposals.files[TEST_DEV]
+        harness_keys(cfg).proposals_checkpoint_sha256 = proposals.checkpoint_sha256
+    profile, seed = opts.profile.name, opts.seed
+    if row.init_from:
+        cfg.load_from, sha = producer_checkpoint(store, row.init_from, profile, seed)
+        harness_keys(cfg).init_from = dict(row=row.init_from, checkpoint_sha256=sha)
+    sources = {}
+    if row.merge:
+        merged_from = {}
+        for part, source in row.merge.items():
+            sources[part], sha = producer_checkpoint(store, source, profile, seed)
+            merged_from[part] = dict(row=source, checkpoint_sha256=sha)
+        harness_keys(cfg).merged_from = merged_from
+        harness_keys(cfg).test_only = True    # the worker tests the merged model, never trains it
+        cfg.load_from = str(run.merged)
+    return sources
+
+
+def _declared(rec: dict) -> tuple[bool, bool] | None:
+    rep = rec.get("reproduction")
+    return (rep.get("allow_deviations") is True, rep.get("pretrained_equivalent") is True) \
+        if isinstance(rep, dict) else None
+
+
+def _rejudge(row: Row, opts: RunOptions, store: Store, resolved, annotations: dict,
+             existing: dict, log) -> dict:
+    """A finished run asked for again with other declarations (--allow-deviations,
+    --pretrained-equivalent): judged again from what its record holds, not trained again."""
+    profile = opts.profile
+    per_step = existing.get("images_per_step") or \
+        int(resolved.cfg.train_dataloader.batch_size) * opts.launch.processes
+    reproduction = judge_run(
+        row, profile, resolved, cfg_options=opts.cfg_options, annotations=annotations,
+        images_per_step=per_step, loaded=existing.get("pretrained"),
+        producers={e.row: store.get(e.row, profile.name, opts.seed) for e in row.edges},
+        allow_deviations=opts.allow_deviations, pretrained_equivalent=opts.pretrained_equivalent)
+    record = Record.from_dict(dict(existing, reproduction=reproduction, is_reproduction=
+                                   profile.is_reproduction and not reproduction["reasons"]))
+    store.write(record)
+    log(f"{row.id} [{profile.name}]: already done; judged again with the declarations asked for "
+        f"({'judged' if reproduction['judged'] else 'not judged'})")
+    return record.to_dict()
+
+
+def _warn_if_not_judged(row: Row, opts: RunOptions, resolved, annotations: dict, label: str,
+                        log) -> None:
+    """Say before hours of training what the record will say after them: the config and data
+    reasons (the weights are known once the worker has loaded them)."""
+    if not opts.profile.is_reproduction:
+        return
+    per_step = int(resolved.cfg.train_dataloader.batch_size) * opts.launch.processes
+    found = weightiest_first(config_reasons(row, resolved, opts.cfg_options, per_step)
+                             + data_reasons(resolved.cfg, annotations))
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        log(f"{label}: not a reproduction: {found[0]['text']}{more}; its numbers "
+            + ("will be judged anyway (--allow-deviations)" if opts.allow_deviations else
+               "will not be judged against the paper"))
+
+
+def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, annotations: dict,
+                 outcome: WorkerOutcome, proposals: ProposalState | None, data_root: Path,
+                 started: str, wall: float, producers: dict[str, dict] | None = None) -> Record:
+    cfg, profile, launch = resolved.cfg, opts.profile, opts.launch
+    status, reason, metrics, na = outcome.status, outcome.reason, {}, []
+    if status == "done":
+        metrics, na, problem = paper_metrics(load_tables()[row.table], outcome.metrics, row.step)
+        if problem:
+            status, reason = "failed", problem
+    ckpt = None
+    if status == "done":
+        last = run.last_checkpoint()
+        ckpt = cfg.load_from if row.merge else (str(last) if last else None)
+        if ckpt and profile.slim_checkpoints:
+            _slim(Path(ckpt))
+    env = outcome.environment or {}
+    per_step = int(cfg.train_dataloader.batch_size) * int(env.get("world_size", launch.processes))
+    own = cfg.get("harness") or {}
+    schedule, deviations = resolved.ran(per_step)      # what ran, after --cfg-options
+    reproduction = judge_run(
+        row, profile, resolved, cfg_options=opts.cfg_options, annotations=annotations,
+        images_per_step=per_step, loaded=outcome.pretrained, producers=producers or {},
+        allow_deviations=opts.allow_deviations, pretrained_equivalent=opts.pretrained_equivalent)
+    return Record(
+        row=row.id, table=row.table, row_name=row.name, profile=profile.name,
+        is_reproduction=profile.is_reproduction and not reproduction["reasons"],
+        reproduction=reproduction, seed=opts.seed, status=status, reason=reason,
+        metrics=metrics, metrics_na=na, raw_metrics=outcome.metrics,
+        metric_source=describe(cfg),     # the metric, and the COCO API and version behind it
+        config={"row_config": str(row.config_path.relative_to(ROOT))
+                if row.config_path.is_relative_to(ROOT) else str(row.config_path),
+                "resolved": str(run.config), "hash": chash},
+        schedule=schedule, deviations=deviations, paper_deviations=declared_deviations(cfg),
+        cfg_options={k: repr(v) for k, v in opts.cfg_options.items()},
+        proposals=None if proposals is None else {
+            "producer": row.proposals_from, "checkpoint_sha256": proposals.checkpoint_sha256,
+            "files": proposals.files},
+        init_from=own.get("init_from"), merged_from=own.get("merged_from"),
+        test_dev=outcome.test_dev,      # Table 4: the COCO test-dev result file to submit
+        iterations=outcome.iterations,
+        # inference time per image on this run's device (a number for the record on a CPU)
+        runtime=dict(outcome.runtime, device=env.get("device")) if outcome.runtime else None,
+        preflight=outcome.preflight,    # s/iter and peak memory (preflight profile)
+        resumed=bool(outcome.resumed_from_iteration),
+        resumed_from_iteration=outcome.resumed_from_iteration, lr_used=outcome.lr_used,
+        images_per_batch=per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),
+        images_per_step=per_step,
+        checkpoint=ckpt, checkpoint_sha256=file_sha256(Path(ckpt)) if ckpt else None,
+        pretrained=outcome.pretrained,
+        data={"root": str(data_root), "annotations": annotations},
+        code=provenance.git_state(), packages=provenance.package_versions(),
+        host=provenance.host(), environment=env, launcher=launch.launcher,
+        processes=launch.processes, work_dir=str(run.work), started_at=started,
+        finished_at=now(), wall_time_s=round(wall, 2),
+        gpu_hours=round(wall * env.get("num_gpus", 0) / 3600, 4))
+
+
+def _annotation_files(cfg) -> dict:
+    files = {}
+    for split, loader in (("train", cfg.get("train_dataloader")), ("test", cfg.get("test_dataloader"))):
+        if loader is None:
+            continue
+        path = Path(loader.dataset.data_root) / loader.dataset.ann_file
+        files[split] = {"path": str(path), "sha256_16": annotation_fingerprint(path)}
+    return files
+
+
+def _same_run(rec: dict, chash: str, annotations: dict) -> bool:
+    fingerprints = {k: v["sha256_16"] for k, v in rec.get("data", {}).get("annotations", {}).items()}
+    return rec.get("config", {}).get("hash") == chash and \
+        fingerprints == {k: v["sha256_16"] for k, v in annotations.items()}
+
+
+def _archive(run: RunDir, store: Store) -> None:
+    """--force keeps the previous run (record, config, logs) under results/archive/."""
+    if not run.path.exists():
+        return
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    dest = store.root / "archive" / run.path.relative_to(store.root / "runs")
+    dest = dest.with_name(f"{dest.name}-{stamp}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run.path), str(dest))
+
+
+def _slim(path: Path) -> None:
+    """Weights and meta only (what dumps, init_from and merges read): a finished run is never
+    resumed, so its optimizer state is dead weight. Atomic, like every write of the store."""
+    import torch
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if set(ckpt) <= {"state_dict", "meta"}:
+        return
+    try:
+        save_torch_atomic({k: ckpt[k] for k in ("state_dict", "meta") if k in ckpt}, path)
+    except OSError:
+        pass    # no room for the slim copy (a full disk): the full checkpoint stays, as good
