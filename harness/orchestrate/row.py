@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from harness.config.resolve import (config_hash, declared_deviations, harness_keys,
-                                     resolve_config)
+                                     load_config, resolve_config)
 from harness.data.validate import annotation_fingerprint
 from harness.evaluation import describe, set_backend
 from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
@@ -218,7 +218,7 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         is_reproduction=profile.is_reproduction and not reproduction["reasons"],
         reproduction=reproduction, seed=opts.seed, status=status, reason=reason,
         metrics=metrics, metrics_na=na, raw_metrics=outcome.metrics,
-        metric_source=describe(cfg),     # the metric, and the COCO API and version behind it
+        metric_source=_metric_source(run, cfg),
         config={"row_config": str(row.config_path.relative_to(ROOT))
                 if row.config_path.is_relative_to(ROOT) else str(row.config_path),
                 "resolved": str(run.config), "hash": chash},
@@ -245,6 +245,13 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         processes=launch.processes, work_dir=str(run.work), started_at=started,
         finished_at=now(), wall_time_s=round(wall, 2),
         gpu_hours=round(wall * env.get("num_gpus", 0) / 3600, 4))
+
+
+def _metric_source(run: RunDir, cfg) -> str:
+    """The metric and the COCO API (with version) that computed the numbers: those of the config
+    the worker ran, the run dir's. A resumed run keeps the config it started with, backend
+    included (the config hash leaves the backend out), whatever --evaluator says now."""
+    return describe(load_config(run.config) if run.config.is_file() else cfg)
 
 
 def _annotation_files(cfg) -> dict:

@@ -216,3 +216,28 @@ def test_every_row_config_evaluates_with_faster_coco_eval_and_evaluator_switches
             assert built.backend == "pycocotools" and len(built.proposal_nums) == 3
             seen.add(ev.type)
     assert seen == {"HarnessCocoMetric", "SegmentProposalMetric"}
+
+
+def test_the_record_names_the_backend_of_the_config_the_worker_ran(tmp_path):
+    """A run resumed with another --evaluator keeps the config it started with (the hash leaves
+    the backend out): its record must name that backend, not the one asked for now."""
+    from importlib import metadata
+    from pathlib import Path
+
+    from harness.config.profiles import get_profile
+    from harness.config.resolve import resolve_config
+    from harness.orchestrate.row import _metric_source
+    from harness.paper.rows import get_row
+    from harness.store import RunDir
+    run = RunDir(tmp_path / "run")
+    cfg = resolve_config(get_row("table1.c"), get_profile("smoke"), Path("/data/synth"),
+                         run.work).cfg
+    fce = (f"HarnessCocoMetric (faster-coco-eval {metadata.version('faster-coco-eval')} "
+           "COCOeval_faster)")
+    assert _metric_source(run, cfg) == fce            # no run config yet: the resolved one
+    run.path.mkdir(parents=True)
+    set_backend(cfg, "pycocotools")
+    run.config.write_text(cfg.pretty_text)            # the run started with pycocotools
+    set_backend(cfg, "faster_coco_eval")              # resumed with --evaluator faster-coco-eval
+    assert _metric_source(run, cfg) == \
+        f"HarnessCocoMetric (pycocotools {metadata.version('pycocotools')} COCOeval)"
