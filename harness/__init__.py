@@ -10,11 +10,14 @@ The package is laid out as the pipeline a row goes through:
     worker/       the child process a launcher starts: MMEngine's Runner, train, test, dumps
     models/       MMDetection plugins the worker imports (custom_imports): necks, RoI pooling,
                   hooks, the segment-proposal head and metric
+    evaluation/   every metric the harness reports (box AP, proposal AR, segment AR) on
+                  faster-coco-eval or pycocotools; metrics.py is loaded like models/
     store/        what a run leaves: records, run directories, atomic writes, provenance
     report/       records -> verdicts, tables, claims, plots, PDF, tidy CSV
     cli/          the `harness` command
 
-Only worker/ and models/ (and the config resolver, which reads mmengine configs) import torch or
-mmdet; the read-only verbs (list, status, audit --help, sweep --dry-run, report) never do."""
+Only worker/, models/ and evaluation/'s metric classes (and the config resolver, which reads
+mmengine configs) import torch or mmdet; the read-only verbs (list, status, audit --help,
+sweep --dry-run, report) never do."""
 
 __version__ = "0.1.0"

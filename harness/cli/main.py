@@ -83,7 +83,7 @@ def _cmd_run(args) -> int:
     for seed in range(args.seed, args.seed + args.seeds):
         opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=seed,
                           pretrained=pretrained,
-                          cfg_options=args.cfg_options or {},
+                          cfg_options=args.cfg_options or {}, evaluator=args.evaluator,
                           launch=launch, allow_deviations=args.allow_deviations,
                           pretrained_equivalent=args.pretrained_equivalent)
         results += execute(rows, opts, store, data_root, slots=slots)
@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cfg-options", nargs="+", action=values.ConfigOptions, metavar="KEY=VALUE",
                      help="override config keys after the profile (as mmdet's tools/train.py); "
                      "recorded with the run")
+    run.add_argument("--evaluator", type=values.evaluator, default="faster-coco-eval",
+                     metavar="{faster-coco-eval,pycocotools}",
+                     help="the COCO API behind every metric (default faster-coco-eval: C++, the "
+                          "same numbers as pycocotools); not part of the config hash")
     run.add_argument("--launcher", default="local", help="local (default), torchrun or slurm")
     run.add_argument("--gpus", type=values.positive_int, default=1, help="processes (GPUs) per row")
     run.add_argument("--slurm-args", help="extra sbatch options, e.g. '--partition=gpu --gres=gpu:8'")

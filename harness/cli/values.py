@@ -91,6 +91,23 @@ def pretrained(text: str) -> str:
     return text
 
 
+def evaluator(text: str) -> str:
+    """--evaluator: a COCO API backend by its package name (faster-coco-eval, pycocotools; the
+    module spelling faster_coco_eval too), installed here: a missing one fails now, not in the
+    worker after training. Returns the backend's id (harness/evaluation/backends.py)."""
+    from harness.evaluation.backends import BACKENDS, DISTRIBUTION, backend_version
+    name = text.replace("-", "_")
+    if name not in BACKENDS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a COCO evaluation backend; use one of: "
+                                         f"{', '.join(DISTRIBUTION[b] for b in BACKENDS)}")
+    if backend_version(name) is None:
+        raise argparse.ArgumentTypeError(f"{DISTRIBUTION[name]} is not installed in this Python "
+                                         f"(pinned in requirements/runtime.txt; tools/bootstrap.sh "
+                                         f"installs it)" + ("; or pass --evaluator pycocotools"
+                                                            if name != "pycocotools" else ""))
+    return name
+
+
 def cfg_option(item: str) -> tuple[str, object]:
     """KEY=VALUE as mmdet's tools/train.py reads it (mmengine's DictAction), checked first."""
     key, sep, value = item.partition("=")

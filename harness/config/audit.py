@@ -138,8 +138,8 @@ RPN = COMMON + [
     Setting("RPN post-NMS proposals, train / test", "5.2", lambda r: (2000, 1000),
             lambda c, r: (SPLIT_PROPOSALS["train2017"], c.model.test_cfg.rpn.max_per_img)),
     BOX_CODER,
-    Setting("metric", "5.1", lambda r: "proposal AR (pycocotools)",
-            lambda c, r: "proposal AR (pycocotools)" if c.test_evaluator.get("metric") == "proposal"
+    Setting("metric", "5.1", lambda r: "proposal AR (COCOeval)",
+            lambda c, r: "proposal AR (COCOeval)" if c.test_evaluator.get("metric") == "proposal"
             else c.test_evaluator.get("metric")),
 ]
 DETECTOR = COMMON + [
@@ -174,15 +174,15 @@ DETECTOR = COMMON + [
     Setting("proposals per image, train / test", "5.2", lambda r: (2000, 1000),
             lambda c, r: (_pipeline_proposals(c, "train_dataloader"),
                           _pipeline_proposals(c, "test_dataloader"))),
-    Setting("metric", "5.2", lambda r: "bbox AP (pycocotools)",
-            lambda c, r: "bbox AP (pycocotools)" if c.test_evaluator.get("metric") == "bbox"
+    Setting("metric", "5.2", lambda r: "bbox AP (COCOeval)",
+            lambda c, r: "bbox AP (COCOeval)" if c.test_evaluator.get("metric") == "bbox"
             else c.test_evaluator.get("metric")),
 ]
 # Table 6 (segmentation proposals, Appendix A). Rows: (a) 5x5 MLP only, (b) 7x7 only, (c) both,
 # (d) = (c) with 28x28 masks, (e) = (d) with the schedule doubled.
 def _segment_metric(cfg) -> str:
     ev = cfg.test_evaluator
-    return "segment AR (pycocotools, class-agnostic)" if ev.get("type") == "SegmentProposalMetric" \
+    return "segment AR (COCOeval, class-agnostic)" if ev.get("type") == "SegmentProposalMetric" \
         else ev.get("type")
 
 
@@ -207,7 +207,7 @@ SEGMENT = [
     Setting("mask loss weight", "A", lambda r: 10.0, lambda c, r: c.model.head.mask_loss_weight),
     Setting("proposals per image at test", "A", lambda r: 1000,
             lambda c, r: c.model.test_cfg.max_per_img),
-    Setting("metric", "6", lambda r: "segment AR (pycocotools, class-agnostic)",
+    Setting("metric", "6", lambda r: "segment AR (COCOeval, class-agnostic)",
             lambda c, r: _segment_metric(c)),
 ]
 # Table 5 "yes": one Faster R-CNN merged from steps 3 and 4, tested only (Sec. 5.2.2).

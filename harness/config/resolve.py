@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.evaluation.backends import METRICS_MODULE, evaluators, hashed_evaluator
 from harness.config.profiles import Profile
 from harness.paper.rows import Row
 from harness.config.table6_split import apply_paper_train_split
 from harness.config.schedule import (ScheduleChange, fit_deviation, fit_to_batch, rescale,
                                      schedule_ran)
 
-# The harness's MMDetection plugins (harness/models/), imported by every run's worker.
-HARNESS_IMPORTS = ["harness.models.hooks", "harness.models.necks", "harness.models.roi_pool"]
+# The harness's MMDetection plugins (harness/models/) and metrics (harness/evaluation/), imported
+# by every run's worker.
+HARNESS_IMPORTS = ["harness.models.hooks", "harness.models.necks", "harness.models.roi_pool",
+                   METRICS_MODULE]
 # Stable ids of those plugins as the config hash sees them: modules may move (they did, from
 # harness/necks.py to harness/models/necks.py) without changing a row's hash, so records and
 # resumable runs made before a move stay valid (tests/component/test_config_hash.py).
@@ -89,14 +92,6 @@ def _dataloaders(cfg):
             yield key, cfg[key]
 
 
-def _evaluators(cfg):
-    for key in ("val_evaluator", "test_evaluator"):
-        ev = cfg.get(key)
-        if ev is None:
-            continue
-        yield from (ev if isinstance(ev, list) else [ev])
-
-
 def _transforms(pipeline):
     """Every step of a pipeline, including those nested in wrappers (ProposalBroadcaster)."""
     for step in pipeline:
@@ -114,7 +109,7 @@ def apply_data_root(cfg, data_root: Path) -> None:
     cfg.data_root = root
     for _, loader in _dataloaders(cfg):
         loader.dataset.data_root = root
-    for ev in _evaluators(cfg):
+    for ev in evaluators(cfg):
         # CocoMetric does not join its ann_file with data_root: do it here.
         if ev.get("ann_file") and not os.path.isabs(ev.ann_file):
             ann = ev.ann_file
@@ -288,7 +283,11 @@ def config_hash(cfg) -> str:
     if ckpt is not None and ckpt.get("type") == ATOMIC_CHECKPOINT_HOOK:
         ckpt.type = "CheckpointHook"
     if c.get("custom_imports"):
-        c.custom_imports.imports = [PLUGIN_IDS.get(m, m) for m in c.custom_imports.imports]
+        # the metrics module computes what mmdet's CocoMetric computed before it existed
+        c.custom_imports.imports = [PLUGIN_IDS.get(m, m) for m in c.custom_imports.imports
+                                    if m != METRICS_MODULE]
+    for ev in evaluators(c):       # which COCO API computes a metric is not the experiment
+        hashed_evaluator(ev)
     text = c.pretty_text
     text = text.replace(str(cfg.get("data_root", "")), "<data_root>/")
     return hashlib.sha256(text.encode()).hexdigest()[:16]

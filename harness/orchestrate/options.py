@@ -17,6 +17,9 @@ class RunOptions:
     seed: int = 0
     pretrained: dict[str, str] | None = None   # resnet50 / resnet101 -> ImageNet checkpoint
     cfg_options: dict = field(default_factory=dict)
+    # The COCO API behind every harness metric (harness/evaluation/backends.py id); None leaves
+    # the row config's own (faster_coco_eval). Not in the config hash: both give the same numbers.
+    evaluator: str | None = None
     launch: Launch = field(default_factory=Launch)
     worker_threads: int | None = None   # OMP_NUM_THREADS for local workers (None: torch's default)
     # Judgement (recorded in reproduction): judge a run that is not a reproduction anyway, with

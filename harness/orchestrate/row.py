@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from harness.config.resolve import (config_hash, declared_deviations, harness_keys,
-                                     resolve_config)
+                                     load_config, resolve_config)
 from harness.data.validate import annotation_fingerprint
+from harness.evaluation import describe, set_backend
 from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
 from harness.orchestrate.launch import command
 from harness.orchestrate.locks import row_lock
@@ -52,6 +53,8 @@ def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
     resolved = resolve_config(row, profile, data_root, run.work, seed=opts.seed,
                               pretrained=opts.pretrained, processes=launch.processes)
     cfg = resolved.cfg
+    if opts.evaluator:   # before --cfg-options, which may still set a metric's backend itself
+        set_backend(cfg, opts.evaluator)
     sources = _wire_dependencies(cfg, row, opts, store, run, proposals)
     if opts.cfg_options:   # the audit compares each option with the config it overrides
         resolved.before_options = copy.deepcopy(cfg)
@@ -215,7 +218,7 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         is_reproduction=profile.is_reproduction and not reproduction["reasons"],
         reproduction=reproduction, seed=opts.seed, status=status, reason=reason,
         metrics=metrics, metrics_na=na, raw_metrics=outcome.metrics,
-        metric_source=metric_source(cfg),
+        metric_source=_metric_source(run, cfg),
         config={"row_config": str(row.config_path.relative_to(ROOT))
                 if row.config_path.is_relative_to(ROOT) else str(row.config_path),
                 "resolved": str(run.config), "hash": chash},
@@ -244,11 +247,11 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         gpu_hours=round(wall * env.get("num_gpus", 0) / 3600, 4))
 
 
-def metric_source(cfg) -> str:
-    """Which evaluator produced the numbers (Table 6's metric is the harness's own)."""
-    if cfg.test_evaluator.get("type") == "SegmentProposalMetric":
-        return "harness SegmentProposalMetric (pycocotools COCOeval, segm, useCats=0)"
-    return "MMDetection CocoMetric (pycocotools COCOeval)"
+def _metric_source(run: RunDir, cfg) -> str:
+    """The metric and the COCO API (with version) that computed the numbers: those of the config
+    the worker ran, the run dir's. A resumed run keeps the config it started with, backend
+    included (the config hash leaves the backend out), whatever --evaluator says now."""
+    return describe(load_config(run.config) if run.config.is_file() else cfg)
 
 
 def _annotation_files(cfg) -> dict:

@@ -7,7 +7,8 @@ from importlib import metadata
 
 from harness.paths import ROOT
 
-PACKAGES = ("torch", "torchvision", "mmcv", "mmdet", "mmengine", "numpy", "pycocotools")
+PACKAGES = ("torch", "torchvision", "mmcv", "mmdet", "mmengine", "numpy", "pycocotools",
+            "faster-coco-eval")
 
 
 def git_state() -> dict:

@@ -87,8 +87,8 @@ val_evaluator = None
 # Sec. 5.1: COCO-style AR with pycocotools (class-agnostic); not mmdet's 'proposal_fast',
 # which crashes on numpy 2 (ragged np.array in its recall code) and is not the COCO AR.
 test_evaluator = dict(
-    type='CocoMetric', ann_file='annotations/instances_val2017.json', metric='proposal',
-    proposal_nums=(100, 300, 1000), format_only=False)
+    type='HarnessCocoMetric', ann_file='annotations/instances_val2017.json', metric='proposal',
+    proposal_nums=(100, 300, 1000), backend='faster_coco_eval')
 
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000,
                                      max_keep_ckpts=2))

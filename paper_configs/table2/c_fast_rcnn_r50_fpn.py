@@ -81,8 +81,8 @@ val_dataloader = None
 val_cfg = None
 val_evaluator = None
 # Sec. 5.2: COCO-style AP and AP@0.5 (PASCAL-style) with pycocotools.
-test_evaluator = dict(type='CocoMetric', ann_file='annotations/instances_val2017.json',
-                      metric='bbox', format_only=False)
+test_evaluator = dict(type='HarnessCocoMetric', ann_file='annotations/instances_val2017.json',
+                      metric='bbox', backend='faster_coco_eval')
 
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000,
                                      max_keep_ckpts=2))

@@ -57,8 +57,8 @@ param_scheduler = []
 val_dataloader = None
 val_cfg = None
 val_evaluator = None
-test_evaluator = dict(type='CocoMetric', ann_file='annotations/instances_val2017.json',
-                      metric='bbox', format_only=False)
+test_evaluator = dict(type='HarnessCocoMetric', ann_file='annotations/instances_val2017.json',
+                      metric='bbox', backend='faster_coco_eval')
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1))
 log_processor = dict(by_epoch=False)
 

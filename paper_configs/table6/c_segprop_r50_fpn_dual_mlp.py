@@ -95,7 +95,7 @@ val_evaluator = None
 # (~ COCO 2017 val).
 test_evaluator = dict(
     type='SegmentProposalMetric', ann_file='annotations/instances_val2017.json',
-    proposal_nums=(10, 100, 1000))
+    proposal_nums=(10, 100, 1000), backend='faster_coco_eval')
 
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000,
                                      max_keep_ckpts=2))

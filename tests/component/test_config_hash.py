@@ -46,3 +46,27 @@ def test_the_hash_ignores_where_a_run_writes_and_reads():
     a, b = resolved("table1.c"), resolved("table1.c")
     b.work_dir, b.load_from = "/elsewhere/work", "/elsewhere/ckpt.pth"
     assert config_hash(a) == config_hash(b)
+
+
+@pytest.mark.parametrize("row_id", ["table1.c", "table2.c", "table6.c"])
+def test_the_evaluation_backend_does_not_change_the_hash(row_id):
+    """Both backends give the same numbers (the parity suite), so which one computes is not the
+    experiment; and a run made with mmdet's CocoMetric before harness/evaluation existed (no
+    metrics import, no backend key) keeps its hash."""
+    from harness.evaluation import set_backend
+    from harness.evaluation.backends import METRICS_MODULE
+    cfg = resolved(row_id)
+    assert METRICS_MODULE in cfg.custom_imports.imports
+    assert cfg.test_evaluator.backend == "faster_coco_eval"
+    other = resolved(row_id)
+    set_backend(other, "pycocotools")
+    assert config_hash(other) == config_hash(cfg)
+    legacy = resolved(row_id)      # the resolved config as it was with mmdet's CocoMetric
+    legacy.custom_imports.imports.remove(METRICS_MODULE)
+    legacy.test_evaluator.pop("backend")
+    if legacy.test_evaluator.type == "HarnessCocoMetric":
+        legacy.test_evaluator.type = "CocoMetric"
+    assert config_hash(legacy) == config_hash(cfg)
+    fewer = resolved(row_id)       # what the metric computes still counts
+    fewer.test_evaluator.proposal_nums = (10, 20, 30)
+    assert config_hash(fewer) != config_hash(cfg)

@@ -1,5 +1,6 @@
 """Table 1(c) in the smoke profile, for real: MMEngine trains the RPN on the synthetic data,
-pycocotools evaluates it, the harness records and reports it."""
+the harness's metric evaluates it (faster-coco-eval, the default), the harness records and
+reports it."""
 from __future__ import annotations
 
 import json
@@ -16,11 +17,10 @@ from harness.paper.rows import load_tables
 from tests.conftest import ROOT, run_cli
 
 T1 = load_tables()["table1"]
-# pycocotools' summary lines in the worker log, for the Table 1 columns
-COCOEVAL_LINE = {
-    "AR@100": r"area=   all \| maxDets=100 \]", "AR@1k": r"area=   all \| maxDets=1000 \]",
-    "AR_s@1k": r"area= small \| maxDets=1000 \]", "AR_m@1k": r"area=medium \| maxDets=1000 \]",
-    "AR_l@1k": r"area= large \| maxDets=1000 \]"}
+# The metric's own line in the worker log (harness/evaluation/metrics.py), its key for each
+# Table 1 column
+METRIC_KEY = {"AR@100": "AR@100", "AR@1k": "AR@1000", "AR_s@1k": "AR_s@1000",
+              "AR_m@1k": "AR_m@1000", "AR_l@1k": "AR_l@1000"}
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +41,20 @@ def read_record(smoke_run, row: str, seed: int = 0) -> dict:
                        "record.json").read_text())
 
 
-def test_record_holds_every_paper_metric_from_this_runs_pycocotools(smoke_run):
+def test_record_holds_every_paper_metric_from_this_runs_evaluation(smoke_run):
     rec = smoke_run["record"]
     assert rec["status"] == "done" and rec["row"] == "table1.c" and rec["profile"] == "smoke"
     assert rec["is_reproduction"] is False
     assert set(rec["metrics"]) == set(T1.metrics)
     log = (smoke_run["record_path"].parent / "worker.log").read_text()
-    for col, pattern in COCOEVAL_LINE.items():
-        m = re.search(r"Average Recall\s+\(AR\) @\[ IoU=0.50:0.95 \| " + pattern + r" = (-?[\d.]+)", log)
-        assert m, f"no pycocotools line for {col} in the worker log"
-        coco_value = float(m.group(1))
+    line = re.search(r"HarnessCocoMetric \(faster_coco_eval ([\d.]+)\): (.*)", log)
+    assert line, "no line of the metric in the worker log"
+    version = metadata.version("faster-coco-eval")
+    assert line.group(1) == version
+    assert rec["metric_source"] == f"HarnessCocoMetric (faster-coco-eval {version} COCOeval_faster)"
+    logged = dict(kv.rsplit(" ", 1) for kv in line.group(2).strip().split(", "))
+    for col, key in METRIC_KEY.items():
+        coco_value = float(logged[key])
         if coco_value < 0:
             assert rec["metrics"][col] is None and col in rec["metrics_na"]
         else:

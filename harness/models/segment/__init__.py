@@ -39,7 +39,7 @@ head, so 1000 full-size masks never sit in memory together. No NMS.
 
 Modules: assign.py (slots and target assignment, pure), paste.py (masks into their windows,
 RLE), head.py (the MLPs and the head's loss and predict), detector.py (backbone + FPN + head as
-an mmdet detector), metric.py (segment AR, class-agnostic, pycocotools)."""
+an mmdet detector), metric.py (segment AR, class-agnostic, harness/evaluation/)."""
 from harness.models.segment.assign import (Assignment, Slot, assign_targets, featmap_size,
                                            make_slots, slot_of_scale)
 from harness.models.segment.detector import FPNSegmentProposer
