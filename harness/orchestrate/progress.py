@@ -1,6 +1,6 @@
 """Following a worker: start its process, read MMEngine's log lines as they come, and show one
 progress line per step change (at most every 5 s for long runs). `harness status` reads the same
-lines back from a run's log."""
+lines back from a run's log, and a failure's last error line from the logs of a SLURM job."""
 from __future__ import annotations
 
 import os
@@ -38,10 +38,30 @@ def last_progress(log_path: Path) -> str | None:
     return None
 
 
+# Lines that say why a run failed: the harness's own error or a Python exception (the last line
+# of a traceback); failing those, SLURM's (time limit, cancellation, a task that died).
+_ERROR = re.compile(r"^(harness: error: .*|([\w.]+\.)?\w*(Error|Exception|Interrupt)\b.*)$")
+_SLURM_ERROR = re.compile(r"^.*\b(slurmstepd|srun|sbatch): error: .*$")
+
+
+def last_error(*logs: Path) -> str | None:
+    """The last line that reads as an error in the first of `logs` that has one."""
+    for path in logs:
+        try:
+            lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+        except OSError:
+            continue
+        for pattern in (_ERROR, _SLURM_ERROR):
+            found = [line for line in lines if pattern.match(line)]
+            if found:
+                return " ".join(found[-1].split())[:300]
+    return None
+
+
 def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
-                      stdout_is_log: bool = True, threads: int | None = None) -> int:
-    """Run cmd and follow the worker's log file; return its exit code. SLURM jobs write the log
-    themselves (stdout_is_log=False): then the command's own output is appended on failure."""
+                      threads: int | None = None) -> int:
+    """Run cmd (a worker command from harness/orchestrate/launch.py) with its output appended to
+    log_path, follow that log, and return the exit code."""
     # torch >= 2.6 loads checkpoints with weights_only=True, which refuses MMEngine's own
     # checkpoints (they pickle the message hub): resume and load_from need the old behaviour.
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONUNBUFFERED="1")
@@ -50,8 +70,8 @@ def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
     last_shown, last_key, pos = 0.0, None, 0
     log_path.touch()
     with open(log_path, "a", encoding="utf-8") as logf:
-        proc = subprocess.Popen(cmd, stdout=logf if stdout_is_log else subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=env, cwd=log_path.parent)
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=log_path.parent)
     with open(log_path, encoding="utf-8", errors="replace") as reader:
         while True:
             finished = proc.poll() is not None
@@ -71,9 +91,4 @@ def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
             if finished:
                 break
             time.sleep(0.5)
-    if not stdout_is_log and proc.stdout is not None:
-        out = proc.stdout.read().strip()
-        if proc.returncode != 0 and out:
-            with open(log_path, "a", encoding="utf-8") as logf:
-                logf.write(f"\n[harness] {cmd[0]}: {out}\n")
     return proc.returncode

@@ -1,5 +1,6 @@
 """One row, end to end: resolve its config, resume or start over, launch the worker, and turn
-the worker's outcome into the run's record.
+the worker's outcome into the run's record (harness/orchestrate/finalize.py, which also
+finalises a SLURM job that ended without its record).
 
 Holds the row's lock throughout, so a second sweep that reaches the row waits, then finds the
 record. A finished row is never run again unless --force (which archives the old run)."""
@@ -7,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import time
 from pathlib import Path
 
 from harness.config.resolve import config_hash, harness_keys, resolve_config
 from harness.data.validate import annotation_fingerprint
 from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
+from harness.orchestrate.finalize import Attempt, finalize
 from harness.orchestrate.launch import command
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import RunOptions, now
@@ -53,8 +54,8 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
         return existing
     resume = not opts.force and _resumable(run, chash, existing)
     if not resume:
-        _archive(run, store)
-        run.path.mkdir(parents=True)
+        archive_run(run, store, keep_slurm=launch.inside_job)
+        run.path.mkdir(parents=True, exist_ok=True)
         if sources:
             log(f"{row.id} [{profile.name}]: merging {', '.join(f'{p} of {r}' for p, r in row.merge.items())}")
             merge_checkpoints(sources, Path(cfg.load_from))
@@ -65,14 +66,9 @@ def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
             "resuming from its last checkpoint" if resume else "training and testing")
     log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); log: {run.log}")
     run.outcome.unlink(missing_ok=True)
-    started, t0 = now(), time.time()
-    cmd, stdout_is_log = command(run.path, launch, run.log, job_name=f"fpn-{row.id}-{profile.name}")
-    rc = launch_and_follow(cmd, run.log, label, log, stdout_is_log, opts.worker_threads)
-    outcome = WorkerOutcome.read(run.outcome, rc)
-    record = build_record(row, opts, run, resolved, chash, annotations, outcome, proposals,
-                          data_root, started, time.time() - t0)
-    store.write(record)
-    return record.to_dict()
+    Attempt.begin(run, row, opts, resolved, chash, annotations, proposals, data_root)
+    rc = launch_and_follow(command(run.path, launch), run.log, label, log, opts.worker_threads)
+    return finalize(store, run, rc)
 
 
 def _wire_dependencies(cfg, row: Row, opts: RunOptions, store: Store, run: RunDir,
@@ -175,15 +171,23 @@ def _same_run(rec: dict, chash: str, annotations: dict) -> bool:
         fingerprints == {k: v["sha256_16"] for k, v in annotations.items()}
 
 
-def _archive(run: RunDir, store: Store) -> None:
-    """--force keeps the previous run (record, config, logs) under results/archive/."""
+def archive_run(run: RunDir, store: Store, keep_slurm: bool = False) -> None:
+    """--force, or starting over an unfinished attempt, keeps the previous run (record, config,
+    logs) under results/archive/. keep_slurm: a SLURM job that starts its row over keeps its
+    own files (RunDir.slurm: its script, its id, the output SLURM is writing into)."""
     if not run.path.exists():
         return
+    own = run.slurm if keep_slurm and run.slurm.exists() else None
+    if own is not None and all(p == own for p in run.path.iterdir()):
+        return                              # nothing there yet but the job's own files
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     dest = store.root / "archive" / run.path.relative_to(store.root / "runs")
     dest = dest.with_name(f"{dest.name}-{stamp}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(run.path), str(dest))
+    if own is not None:   # a rename: the job's open output file moves back with it
+        run.path.mkdir(parents=True)
+        shutil.move(str(dest / own.name), str(own))
 
 
 def _slim(path: Path) -> None:

@@ -34,6 +34,8 @@ SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
 NodeName={host} CPUs={cpus} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
+JobCompType=jobcomp/filetxt
+JobCompLoc={d}/log/jobcomp.txt
 """
 
 

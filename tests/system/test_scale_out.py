@@ -60,8 +60,10 @@ def test_slurm_job_with_two_tasks_makes_one_record(tmp_path, synth_root, slurm):
     assert rec["status"] == "done" and rec["launcher"] == "slurm"
     assert rec["environment"]["world_size"] == 2
     run_dir = tmp_path / "results" / "runs" / "table1.c" / "smoke" / "seed0"
-    script = (run_dir / "worker.sbatch").read_text()
-    assert "#SBATCH --ntasks=2" in script and "srun " in script and "--launcher slurm" in script
+    script = (run_dir / "slurm" / "row.sbatch").read_text()   # the job runs the row, its worker
+    assert "#SBATCH --ntasks=2" in script and "-m harness.orchestrate.job row table1.c" in script
+    assert rec["slurm_job"] == json.loads((run_dir / "slurm" / "row.json").read_text())["job_id"]
+    assert "(FPN, slurm x2)" in (run_dir / "slurm" / "row.log").read_text()   # srun, 2 tasks
     acct = subprocess.run(["squeue", "-h"], capture_output=True, text=True, env=slurm.env)
     assert acct.returncode == 0 and acct.stdout.strip() == ""   # the job is over, nothing queued
 

@@ -1,0 +1,69 @@
+"""A SLURM job that ended without writing its record is finalised by whoever asks next
+(adopt.settle -> finalize, the same finalisation the job runs itself): from the attempt the job
+wrote before its worker started, the worker's outcome if it left one, else SLURM's state and the
+log's last error. A cancelled job leaves no record (the row is stopped), an attempt of another
+job is never finalised as this one's, and a record is written once."""
+from __future__ import annotations
+
+from harness.config.profiles import get_profile
+from harness.config.resolve import config_hash, resolve_config
+from harness.orchestrate.adopt import Tracked, settle
+from harness.orchestrate.finalize import Attempt
+from harness.orchestrate.launch import Launch
+from harness.orchestrate.options import RunOptions
+from harness.orchestrate.slurm import JobState
+from harness.paper.rows import get_row
+from harness.store import Store, SubmittedJob, WorkerOutcome
+
+
+def started_attempt(store: Store, synth_root, monkeypatch, job_id: str) -> Tracked:
+    """What the job of table1.c leaves once its worker started: config, attempt, job file."""
+    row, profile = get_row("table1.c"), get_profile("smoke")
+    run = store.run(row.id, profile.name, 0)
+    resolved = resolve_config(row, profile, synth_root, run.work, processes=2)
+    run.path.mkdir(parents=True, exist_ok=True)
+    resolved.cfg.dump(str(run.config))
+    opts = RunOptions(profile=profile, data_root=synth_root, cfg_options={"train_cfg.max_iters": 4},
+                      launch=Launch("slurm", 2, inside_job=True))
+    monkeypatch.setenv("SLURM_JOB_ID", job_id)
+    Attempt.begin(run, row, opts, resolved, config_hash(resolved.cfg), {}, None, synth_root)
+    job = SubmittedJob(job_id, "row", "fpn-table1.c", row.id, profile.name, 0, "now", str(run.sbatch))
+    job.write(run.job)
+    return Tracked(job, JobState(job_id, "UNKNOWN"))
+
+
+def test_an_outcome_the_job_never_recorded_becomes_its_record_once(tmp_path, synth_root, monkeypatch):
+    store = Store(tmp_path / "results")
+    t = started_attempt(store, synth_root, monkeypatch, "71")
+    run = store.run("table1.c", "smoke", 0)
+    WorkerOutcome("failed", "NonFiniteLossError: loss became nan").write(run.outcome)
+    t.state = JobState("71", "TIMEOUT")
+    rec = settle(store, t, log=lambda *_: None)
+    assert rec["status"] == "failed" and rec["reason"] == "NonFiniteLossError: loss became nan"
+    assert rec["slurm_job"] == "71" and rec["launcher"] == "slurm" and rec["processes"] == 2
+    assert rec["cfg_options"] == {"train_cfg.max_iters": "4"}
+    inode = run.record.stat().st_ino
+    assert settle(store, t, log=lambda *_: None)["slurm_job"] == "71"
+    assert run.record.stat().st_ino == inode          # not written a second time
+
+
+def test_no_outcome_gives_slurms_state_and_the_logs_last_error(tmp_path, synth_root, monkeypatch):
+    store = Store(tmp_path / "results")
+    t = started_attempt(store, synth_root, monkeypatch, "72")
+    run = store.run("table1.c", "smoke", 0)
+    run.job_log.write_text("slurmstepd: error: Detected 1 oom_kill event in StepId=72.0.\n")
+    t.state = JobState("72", "OUT_OF_MEMORY")
+    rec = settle(store, t, log=lambda *_: None)
+    assert rec["status"] == "failed"
+    assert rec["reason"] == ("SLURM job 72 ended OUT_OF_MEMORY: slurmstepd: error: Detected 1 "
+                             "oom_kill event in StepId=72.0.")
+
+
+def test_cancelled_or_foreign_attempts_leave_no_record(tmp_path, synth_root, monkeypatch):
+    store = Store(tmp_path / "results")
+    t = started_attempt(store, synth_root, monkeypatch, "73")
+    t.state = JobState("73", "CANCELLED")
+    assert settle(store, t, log=lambda *_: None) is None          # stopped: a re-run resumes
+    t.job.job_id, t.state = "74", JobState("74", "FAILED")         # a job that never got as far
+    assert settle(store, t, log=lambda *_: None) is None           # as its own attempt
+    assert not store.run("table1.c", "smoke", 0).record.exists()
