@@ -5,8 +5,10 @@
 #   ./run_all.sh --smoke                         tiny synthetic COCO data, random init, CPU
 #   ./run_all.sh --data-root /data/coco          the paper profile on COCO 2017 (GPUs)
 #   ./run_all.sh --smoke table1 table2.c         only some tables or rows
-#   ./run_all.sh --data-root /data/coco --launcher slurm --gpus 8 --slots 4 \
+#   ./run_all.sh --data-root /data/coco --launcher slurm --gpus 8 \
 #                --slurm-args '--partition=gpu --gres=gpu:8'
+#   ./run_all.sh --data-root /data/coco --launcher slurm --gpus 8 --detach \
+#                --slurm-args '--partition=gpu --gres=gpu:8'   submit and return (docs/cluster.md)
 #   ./run_all.sh --dry-run                       the plan: rows, dependencies, GPU-hours
 # Every option of `harness run` works here (--launcher, --gpus, --slots, --seeds, --force, ...).
 set -euo pipefail
@@ -14,18 +16,20 @@ cd "$(dirname "$0")"
 PY=$(tools/bootstrap.sh)
 
 args=()
-dry_run=0
+no_report=0
 for a in "$@"; do
     case "$a" in
         --smoke) args+=(--profile smoke) ;;
-        --dry-run) dry_run=1; args+=("$a") ;;
+        # nothing to report yet: a dry run runs nothing; a detached SLURM sweep only submitted
+        # (its jobs write the records; run `harness report` once `harness status` shows them)
+        --dry-run|--detach) no_report=1; args+=("$a") ;;
         *) args+=("$a") ;;
     esac
 done
 
 status=0
 "$PY" -m harness.cli sweep ${args[@]+"${args[@]}"} || status=$?
-if [ "$dry_run" = 0 ]; then
+if [ "$no_report" = 0 ]; then
     "$PY" -m harness.cli report
 fi
 exit $status

@@ -142,5 +142,5 @@ def cancel(store: Store, row_ids: list[str], profile: str, seed: int, log=print)
         t.job.cancelled_at = now()
         t.job.write(job_path(store, t.job.kind, t.job.row, profile, seed))
         log(f"{t.job.row} [{profile}]: cancelled {t.job.kind} job {t.job.job_id} "
-            f"(was {t.state.state}); a re-run resumes it")
+            f"(was {t.state.state}); the next 'harness run' picks it up again")
     return live

@@ -152,7 +152,7 @@ class Submission:
             archive_run(run, self.store)     # as a local --force does, before the job exists
         script, output = (run.sbatch, run.job_log) if kind == "row" else \
             (run.dump_sbatch, run.dump_job_log)
-        existed = {p for p in (script.parent, *script.parents) if p.exists()}
+        existed = {p for p in script.parents if p.exists()}
         name = slurm.job_name(self.store.root, kind, row.id, self.profile, self.seed)
         launch = self.opts.launch
         slurm.write_script(script, name, launch.processes, output, launch.slurm_args,
@@ -162,7 +162,7 @@ class Submission:
             job_id = slurm.sbatch(script, after)
         except HarnessError as exc:
             script.unlink(missing_ok=True)   # nothing half-made stays: no script, no new folder
-            for folder in (script.parent, *script.parents):
+            for folder in script.parents:
                 if folder in existed:
                     break
                 folder.rmdir()

@@ -73,6 +73,9 @@ def row_state(store: Store, row: Row, profile: str, seed: int,
     if t is not None and t.job.kind == "row" and t.state.state != "COMPLETED" and (
             rec is None or rec.get("slurm_job") != t.job.job_id):
         return _ended_job(store, row, t, states, tracked)
+    if t is not None and t.job.kind == "alias" and rec is None and \
+            states.get(row.same_as, (None,))[0] == Status.STOPPED:
+        return Status.STOPPED, f"the same run as {row.same_as}, which was stopped"
     if rec is not None and rec.get("status") == Status.DONE:
         extra = " (resumed)" if rec.get("resumed") else ""
         return Status.DONE, f"{rec.get('finished_at', '')}{extra}"

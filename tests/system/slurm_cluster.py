@@ -6,6 +6,7 @@ it started. Anything that does not come up raises RuntimeError with the reason, 
 fails instead of skipping."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -116,3 +117,19 @@ class Cluster:
             else:
                 _run("pkill", "-x", daemon)
         self.started.clear()
+
+
+@contextlib.contextmanager
+def running(folder: Path):
+    """A started cluster for a test fixture; a cluster that does not come up fails the test."""
+    import pytest
+    cluster = Cluster(folder)
+    try:
+        cluster.start()
+    except RuntimeError as exc:
+        cluster.stop()
+        pytest.fail(f"could not start a single-node SLURM: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.system.slurm_cluster import Cluster
+from tests.system.slurm_cluster import running
 
 
 
@@ -41,14 +41,8 @@ def test_torchrun_two_gloo_processes_make_one_record(tmp_path, synth_root):
 
 @pytest.fixture
 def slurm(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        cluster.start()
-    except RuntimeError as exc:
-        cluster.stop()
-        pytest.fail(f"could not start a single-node SLURM: {exc}")
-    yield cluster
-    cluster.stop()
+    with running(tmp_path_factory.mktemp("slurm")) as cluster:
+        yield cluster
 
 
 def test_slurm_job_with_two_tasks_makes_one_record(tmp_path, synth_root, slurm):

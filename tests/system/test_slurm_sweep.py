@@ -18,21 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.system.slurm_cluster import Cluster
+from tests.system.slurm_cluster import Cluster, running
 
 DONE_WITHIN_S = 1800      # a chain of three smoke jobs on a loaded 2-core machine
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        c.start()
-    except RuntimeError as exc:
-        c.stop()
-        pytest.fail(f"could not start a single-node SLURM: {exc}")
-    yield c
-    c.stop()
+    with running(tmp_path_factory.mktemp("slurm")) as c:   # one cluster for the module's tests
+        yield c
 
 
 def env_of(tmp_path: Path, cluster: Cluster) -> dict:

@@ -93,8 +93,9 @@ def test_cancelled_rows_are_stopped_and_resumable(tmp_path):
     (run.work / "iter_4.pth").write_bytes(b"x")
     (run.work / "last_checkpoint").write_text(str(run.work / "iter_4.pth"))
     s, _ = states_of(store, "table2.c", {"41": ("CANCELLED", ""), "43": ("CANCELLED", "")})
-    assert s["table1.c"][0] == Status.STOPPED
-    assert "cancelled by 'harness cancel'" in s["table1.c"][1] and "resumes it from iter_4.pth" in s["table1.c"][1]
+    state, detail = s["table1.c"]
+    assert state == Status.STOPPED
+    assert "cancelled by 'harness cancel'" in detail and "resumes it from iter_4.pth" in detail
     assert s["table2.c"] == (Status.STOPPED, "SLURM cancelled it after table1.c was stopped; "
                                              "a re-run starts it over")
 
