@@ -22,13 +22,13 @@ from harness.errors import HarnessError
 
 def spec_argv(kind: str, row: str, opts, store_root: Path, data_root: Path,
               aliases: list[str] = ()) -> list[str]:
-    """The arguments that make this module run `kind` for `row` as `opts` asks."""
+    """The arguments that make this module run `kind` for `row` as `opts` asks. No --force: the
+    sweep archived a forced row's run when it submitted the job (a job SLURM requeues must
+    resume its run, not throw it away again)."""
     argv = [sys.executable, "-m", "harness.orchestrate.job", kind, row,
             "--profile", opts.profile.name, "--seed", str(opts.seed),
             "--data-root", str(data_root), "--results", str(store_root),
             "--gpus", str(opts.launch.processes)]
-    if opts.force:
-        argv.append("--force")
     if opts.pretrained:
         argv += ["--pretrained", json.dumps(opts.pretrained)]
     if opts.cfg_options:   # values are Python literals (mmengine's DictAction): repr round-trips
@@ -43,8 +43,8 @@ def _options(args):
     from harness.orchestrate.launch import Launch
     from harness.orchestrate.options import RunOptions
     return RunOptions(
-        profile=get_profile(args.profile), data_root=args.data_root, force=args.force,
-        seed=args.seed, pretrained=json.loads(args.pretrained) if args.pretrained else None,
+        profile=get_profile(args.profile), data_root=args.data_root, seed=args.seed,
+        pretrained=json.loads(args.pretrained) if args.pretrained else None,
         cfg_options={k: ast.literal_eval(v) for k, v in json.loads(args.cfg_options).items()},
         launch=Launch("slurm", args.gpus, inside_job=True))
 
@@ -91,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, required=True)
     ap.add_argument("--results", type=Path, required=True)
     ap.add_argument("--gpus", type=int, default=1)
-    ap.add_argument("--force", action="store_true")
     ap.add_argument("--pretrained")
     ap.add_argument("--cfg-options", default="{}")
     ap.add_argument("--alias", action="append", default=[])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.orchestrate import slurm
-from harness.orchestrate.adopt import Tracked, job_path, settle, track
+from harness.orchestrate.adopt import Tracked, job_path, jobs_of, settle, track
 from harness.orchestrate.job import spec_argv
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import RunOptions, now
@@ -33,9 +33,8 @@ class Submission:
         self.opts, self.store, self.data_root, self.log = opts, store, data_root, log
         self.profile, self.seed = opts.profile.name, opts.seed
         ids = [s.row.id for s in steps]
-        kept = [j for k in ("row", "dump") for r in ids
-                if (j := SubmittedJob.read(job_path(store, k, r, self.profile, self.seed)))]
-        self.states = slurm.query([j.job_id for j in kept])   # also every live job by name
+        kept = jobs_of(store, ids, self.profile, self.seed)
+        self.states = slurm.query([j.job_id for j in kept.values()])  # also live jobs by name
         self.tracked = track(store, ids, self.profile, self.seed, self.states)
         self.waits: dict[str, str] = {}      # row -> the live job its dependents wait for
         self.dumps: dict[str, str] = {}      # producer -> its live proposal dump job
