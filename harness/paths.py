@@ -21,3 +21,10 @@ def reports_dir() -> Path:
 def synthetic_data_dir() -> Path:
     """The embedded default data set that the smoke profile uses (made by `harness data synth`)."""
     return Path(os.environ.get("FPN_REPRO_SYNTH_DATA", ROOT / "data" / "synth"))
+
+
+def cache_dir() -> Path:
+    """Facts derived from input files and keyed by their content (annotation counts by the
+    file's fingerprint): shared by every store and checkout, safe to delete."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fpn-repro"
+    return Path(os.environ.get("FPN_REPRO_CACHE", default))

@@ -6,7 +6,7 @@
 #                                     toolkit, archs, cache key, where mmcv comes from); do nothing
 #   tools/bootstrap.sh --wheelhouse-for DIR [--python-version 3.11] [--without-torch] [--no-toolkit]
 #                                     download everything the set-up installs into DIR (for offline
-#                                     machines; see docs/gpu-setup.md)
+#                                     machines; see README: "Setting up on a GPU cluster")
 #   tools/bootstrap.sh --pypi-toolkit install (once) the PyPI CUDA toolkit matching torch's CUDA
 #                                     into the cache and print its CUDA_HOME
 #
@@ -14,7 +14,7 @@
 #                                     CUDA build): what it lacks is installed there, mmcv built
 #   FPN_REPRO_VENV=DIR                where to make the virtual environment (default: ./.venv)
 #   FPN_REPRO_CUDA=1|0                mmcv with CUDA ops, or CPU ops only (default: a GPU visible
-#                                     or asked for; the rules: docs/gpu-setup.md)
+#                                     or asked for; the rules: README: "Setting up on a GPU cluster")
 #   TORCH_CUDA_ARCH_LIST="8.0;9.0"    GPU archs of the CUDA build (default: the visible GPUs',
 #                                     else 7.0;8.0;9.0 minus what torch's CUDA cannot build)
 #   CUDA_HOME=DIR                     the CUDA toolkit (else nvcc on PATH, else one from PyPI)

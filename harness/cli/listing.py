@@ -4,6 +4,7 @@ from __future__ import annotations
 from harness.config.anchors import table_anchors
 from harness.errors import HarnessError
 from harness.paper.rows import load_tables
+from harness.report.verdict import judgement_mark
 from harness.store import Store
 
 
@@ -15,7 +16,10 @@ def _results_by_row(store: Store) -> dict[str, list[str]]:
     records, _ = store.scan()
     out: dict[str, list[str]] = {}
     for rec in records:
-        out.setdefault(rec["row"], []).append(f"{rec['profile']}:{rec['status']}")
+        # a paper-profile run that is not a reproduction says so (status and report say why)
+        mark = " (not judged)" if judgement_mark(rec).startswith("not judged") else \
+            " (judged with deviations)" if judgement_mark(rec) else ""
+        out.setdefault(rec["row"], []).append(f"{rec['profile']}:{rec['status']}{mark}")
     return out
 
 

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.cli import values
 from harness.errors import HarnessError
 from harness.paper.constants import DEFAULT_TOLERANCE
 
@@ -14,14 +15,6 @@ from harness.paper.constants import DEFAULT_TOLERANCE
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse prints usage + error; one line is the house style
         raise HarnessError(f"{message} (see '{self.prog} --help')")
-
-
-class _ConfigOptions(argparse.Action):
-    """mmengine's DictAction, imported only when the option is used."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        from mmengine.config import DictAction
-        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
 
 
 def _cmd_list(args) -> int:
@@ -54,47 +47,65 @@ def _cmd_run(args) -> int:
     from harness.orchestrate.options import RunOptions, default_slots
     from harness.orchestrate.plan import plan, render_plan
     from harness.orchestrate.sweep import execute
+    from harness.report.verdict import judgement_mark
     from harness.store import Store
+    from harness.store.fs import ensure_writable_dir
 
-    profile = get_profile(args.profile)
+    from harness.orchestrate.preflight import preflight_profile
+    preflight = preflight_profile(args.preflight, args.profile, args.preflight_iters)
+    profile = preflight or get_profile(args.profile)
     rows = resolve(_targets(args))
     launch = _launch_of(args)
     if args.detach and launch.launcher != "slurm":
         raise HarnessError("--detach needs --launcher slurm: local and torchrun rows run inside "
                            "this process (keep it alive with nohup or tmux)")
+    if args.detach and preflight:
+        raise HarnessError("--detach does not go with --preflight: its table needs every row's "
+                           "result, so the command waits for them")
     pretrained = parse_pretrained(args.pretrained)
     slots = default_slots(profile, launch) if args.slots is None else args.slots
-    if slots < 1:
-        raise HarnessError(f"--slots must be at least 1 (got {slots})")
-    if args.seeds < 1:
-        raise HarnessError(f"--seeds must be at least 1 (got {args.seeds})")
+    if args.seed + args.seeds - 1 > values.MAX_SEED:
+        raise HarnessError(f"--seed {args.seed} with --seeds {args.seeds} goes past the largest "
+                           f"seed, {values.MAX_SEED}")
     if args.dry_run:
         print(render_plan(plan(rows), profile, launch, args.seeds))
         return 0
+    if profile.pretrained and pretrained:   # a wrong file would train from random weights
+        from harness.config.weights import check_pretrained
+        check_pretrained(pretrained)
     # Segment proposals (Table 6) train on instance masks: check for them before any training.
     tables = load_tables()
     need_masks = any(tables[s.row.table].task == "segment_proposals" for s in plan(rows))
+    # A results folder that cannot be written fails here, not after the data checks or a run.
+    store = Store(ensure_writable_dir(Path(args.results) if args.results else results_dir(),
+                                      "results"))
     data_root = prepare_data_root(profile, Path(args.data_root) if args.data_root else None,
-                                  need_masks=need_masks)
-    store = Store(Path(args.results) if args.results else results_dir())
+                                  need_masks=need_masks, cache_dir=store.root / "cache")
+    if preflight:   # a few images per split, so that dependencies' proposal dumps are quick too
+        from harness.orchestrate.preflight import preflight_data
+        data_root = preflight_data(data_root, store.root, preflight.test_images)
     results = []
     for seed in range(args.seed, args.seed + args.seeds):
         opts = RunOptions(profile=profile, data_root=data_root, force=args.force, seed=seed,
                           pretrained=pretrained,
                           cfg_options=args.cfg_options or {},
-                          launch=launch)
+                          launch=launch, allow_deviations=args.allow_deviations,
+                          pretrained_equivalent=args.pretrained_equivalent)
         results += execute(rows, opts, store, data_root, slots=slots, detach=args.detach)
     queued = [r for r in results if r["status"] in ("pending", "running")]   # --detach
     failed = [r for r in results if r["status"] != "done" and r not in queued]
     for rec in results:
         label = f"{rec['row']} [{rec['profile']}, seed {rec.get('seed', args.seed)}]"
+        if rec["status"] == "done" and preflight:
+            continue   # its metrics mean nothing after a few iterations; the table follows
         if rec["status"] == "done":
             row = get_row(rec["row"])
             cols = [k for k in ("coco/AR@1000", "coco/bbox_mAP_50", "coco/bbox_mAP")
                     if k in rec["metrics"]] if row.step else load_tables()[rec["table"]].local_metrics
             shown = ", ".join(f"{k} {rec['metrics'][k]:.1f}" if rec["metrics"].get(k) is not None
                               else f"{k} n/a" for k in cols)
-            print(f"  {label}: {shown}")
+            mark = judgement_mark(rec)
+            print(f"  {label}: {shown}" + (f"; {mark}" if mark else ""))
         elif rec in queued:
             print(f"  {label}: {rec['status']}, {rec['reason']}")
         else:
@@ -103,6 +114,10 @@ def _cmd_run(args) -> int:
     print(f"{len(results) - len(failed) - len(queued)}/{len(results)} rows done" +
           (f", {len(queued)} queued or running in SLURM" if queued else "") +
           (f", {len(failed)} failed or blocked" if failed else ""))
+    if preflight:
+        from harness.orchestrate.preflight import render_preflight, write_preflight
+        text = render_preflight(results, launch, slots)
+        print(text + f"written to {write_preflight(store.root, text)}")
     return 1 if failed else 0
 
 
@@ -149,8 +164,10 @@ def _cmd_report(args) -> int:
     from harness.paths import reports_dir, results_dir
     from harness.report.write import write_report
     from harness.store import Store
+    from harness.store.fs import ensure_writable_dir
     store = Store(Path(args.results) if args.results else results_dir())
-    written = write_report(store, reports_dir(), args.name, tolerance=args.tolerance)
+    written = write_report(store, ensure_writable_dir(reports_dir(), "reports"), args.name,
+                           tolerance=args.tolerance)
     text, path, problems = written
     for p in problems:
         print(f"harness: warning: {p}", file=sys.stderr)
@@ -190,29 +207,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("targets", nargs="*", help="row ids (table1.c) or table ids (table1); "
                      "default: every table with runnable rows")
     run.add_argument("--profile", default="paper", help="paper (default) or smoke")
-    run.add_argument("--data-root", help="COCO-format data root (paper: COCO 2017); smoke "
+    run.add_argument("--data-root", type=values.path, help="COCO-format data root (paper: COCO 2017); smoke "
                      "defaults to the embedded synthetic set")
-    run.add_argument("--pretrained", action="append", metavar="[resnet50=|resnet101=]PATH",
+    run.add_argument("--pretrained", action="append", type=values.pretrained, metavar="[resnet50=|resnet101=]PATH",
                      help="ImageNet backbone checkpoint (path or URL) for the paper profile, per "
                           "depth; repeat for both (a bare PATH is resnet50)")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--pretrained-equivalent", action="store_true",
+                     help="declare the --pretrained files equivalent to the config's published "
+                          "ImageNet weights (recorded); without it another file is not a reproduction")
+    run.add_argument("--allow-deviations", action="store_true",
+                     help="judge these runs against the paper even if they are not reproductions "
+                          "(recorded; the report prints their reasons beside every verdict)")
+    run.add_argument("--seed", type=values.seed, default=0)
     run.add_argument("--force", action="store_true", help="run again even if a record exists")
-    run.add_argument("--results", help="results store (default: results/)")
-    run.add_argument("--cfg-options", nargs="+", action=_ConfigOptions, metavar="KEY=VALUE",
+    run.add_argument("--results", type=values.path, help="results store (default: results/)")
+    run.add_argument("--cfg-options", nargs="+", action=values.ConfigOptions, metavar="KEY=VALUE",
                      help="override config keys after the profile (as mmdet's tools/train.py); "
                      "recorded with the run")
     run.add_argument("--launcher", default="local", help="local (default), torchrun or slurm")
-    run.add_argument("--gpus", type=int, default=1, help="processes (GPUs) per row")
+    run.add_argument("--gpus", type=values.positive_int, default=1, help="processes (GPUs) per row")
     run.add_argument("--slurm-args", help="extra sbatch options, e.g. '--partition=gpu --gres=gpu:8'")
-    run.add_argument("--slots", type=int, default=None,
+    run.add_argument("--slots", type=values.positive_int, default=None,
                      help="rows run at once (a row starts when its dependencies are done); "
                           "default 1, or for CPU smoke runs one per core (up to 4), each "
                           "worker then using cores/slots threads")
-    run.add_argument("--seeds", type=int, default=1, help="replicas per row, seeds --seed.. "
+    run.add_argument("--seeds", type=values.positive_int, default=1, help="replicas per row, seeds --seed.. "
                      "--seed+N-1, each its own record")
     run.add_argument("--detach", action="store_true",
                      help="with --launcher slurm: submit the jobs and return (each job writes its "
                           "own record; see 'harness status', stop them with 'harness cancel')")
+    run.add_argument("--preflight", action="store_true",
+                     help="every planned row as the paper profile runs it (model, input size, "
+                     "weights, launcher) for a few iterations and a test on 8 images, on the "
+                     "given data root or the synthetic set: passed or why not, s/iter, peak "
+                     "memory and the projected time of the full sweep (results/preflight.md)")
+    run.add_argument("--preflight-iters", type=values.positive_int, metavar="N",
+                     help="training iterations per row in --preflight (default 4)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the plan (rows, dependencies, GPU-hours) and exit")
     run.set_defaults(func=_cmd_run)
@@ -220,16 +250,16 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="state, progress and ETA of every row")
     st.add_argument("targets", nargs="*", help="row or table ids (default: all)")
     st.add_argument("--profile", default="paper")
-    st.add_argument("--seed", type=int, default=0)
-    st.add_argument("--results", help="results store (default: results/)")
+    st.add_argument("--seed", type=values.seed, default=0)
+    st.add_argument("--results", type=values.path, help="results store (default: results/)")
     st.set_defaults(func=_cmd_status)
 
     cn = sub.add_parser("cancel", help="cancel the live SLURM jobs of rows (scancel); they are "
                         "stopped, and a re-run resumes them")
     cn.add_argument("targets", nargs="*", help="row or table ids (default: all)")
     cn.add_argument("--profile", default="paper")
-    cn.add_argument("--seed", type=int, default=0)
-    cn.add_argument("--results", help="results store (default: results/)")
+    cn.add_argument("--seed", type=values.seed, default=0)
+    cn.add_argument("--results", type=values.path, help="results store (default: results/)")
     cn.set_defaults(func=_cmd_cancel)
 
     aud = sub.add_parser("audit", help="the paper's stated settings against each row's config")
@@ -237,9 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     aud.set_defaults(func=_cmd_audit)
 
     rep = sub.add_parser("report", help="compare results with the published numbers")
-    rep.add_argument("--name", default="fpn_reproduction", help="reports/<name>.md")
-    rep.add_argument("--results", help="results store (default: results/)")
-    rep.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="POINTS",
+    rep.add_argument("--name", type=values.file_stem, default="fpn_reproduction",
+                     help="reports/<name>.md")
+    rep.add_argument("--results", type=values.path, help="results store (default: results/)")
+    rep.add_argument("--tolerance", type=values.points, default=DEFAULT_TOLERANCE, metavar="POINTS",
                      help="a measured number within this many points of the published one "
                           "reproduces it (default %(default)s; published.yaml may override it per table, row or metric)")
     rep.set_defaults(func=_cmd_report)
@@ -247,15 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="make data sets").add_subparsers(
         dest="data_command", required=True, parser_class=_Parser)
     syn = data.add_parser("synth", help="the tiny deterministic COCO-format set smoke runs use")
-    syn.add_argument("--out", help="default: data/synth")
-    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--out", type=values.path, help="default: data/synth")
+    syn.add_argument("--seed", type=values.seed, default=0)
     syn.add_argument("--force", action="store_true", help="overwrite a different set in --out")
     syn.set_defaults(func=_cmd_data_synth)
     sb = data.add_parser("subset", help="a consistent tiny subset of a real COCO 2017 tree")
-    sb.add_argument("--coco-root", required=True)
-    sb.add_argument("--images", type=int, required=True, help="images per split")
-    sb.add_argument("--out", default="data/coco_subset")
-    sb.add_argument("--seed", type=int, default=0)
+    sb.add_argument("--coco-root", type=values.path, required=True)
+    sb.add_argument("--images", type=values.positive_int, required=True, help="images per split")
+    sb.add_argument("--out", type=values.path, default="data/coco_subset")
+    sb.add_argument("--seed", type=values.seed, default=0)
     sb.add_argument("--copy", action="store_true", help="copy images instead of symlinking")
     sb.set_defaults(func=_cmd_data_subset)
     return p
@@ -267,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a full disk, an unwritable folder, a name too long: one line
+        from harness.store.fs import describe, is_environment_error
+        if not is_environment_error(exc):
+            raise
+        print(f"harness: error: {describe(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)

@@ -1,9 +1,12 @@
-"""`harness audit TABLE`: the paper's stated settings against each row's resolved config.
+"""`harness audit TABLE`: the paper's settings against each row's resolved config.
 
-Every setting names the paper section that states it. A mismatch is flagged unless the row config
-declares it a deliberate deviation, `paper_deviations = {'<setting>': '<one-line reason>'}`. The
-smoke profile's overrides are shown in their own column, as an overlay, never as mismatches of
-the paper profile."""
+The rule (paper_configs/README.md): a setting the paper states is the paper's; one it does not
+state follows py-faster-rcnn (Sec. 5: "Our code is a reimplementation of py-faster-rcnn"); anything
+else is a declared deviation. Every setting names the paper section that states it, or the
+py-faster-rcnn config key it follows. A mismatch is flagged unless the row config declares it,
+`paper_deviations = {'<setting>': '<one-line reason>'}` (a child row withdraws an inherited
+declaration with None). The smoke profile's overrides are shown in their own column, as an
+overlay, never as mismatches of the paper profile."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,13 +14,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.config.anchors import count_anchors, humanize
-from harness.config.resolve import resolve_config
+from harness.config.audit_values import (anchor_sizes, box_coders, frozen, lateral_top_down,
+                                         min_size, pre_nms, resize_sides, roi_iou, schedule,
+                                         train_split, warmup)
 from harness.config.profiles import get_profile
+from harness.config.resolve import declared_deviations, resolve_config
+from harness.paper.constants import PAPER_GPUS
+from harness.paper.constants import PROPOSALS_PER_IMAGE as SPLIT_PROPOSALS
+from harness.paper.constants import PAPER_IMAGES_PER_BATCH
 from harness.paper.rows import Row, load_tables
 
 FEATURE_STRIDES = {"C4": [16], "C5": [32], "{P_k}": [4, 8, 16, 32, 64], "P2": [4]}
 PROPOSAL_SOURCE = {"RPN, {P_k}": "table1.c", "RPN, C4": "table1.a", "RPN, C5": "table1.b"}
-PAPER_GPUS = 8  # Sec. 5.1, 5.2: synchronized SGD on 8 GPUs
 # Rows of Tables 4-5 (and the 4-step steps) have no Table 1/2 columns: they are full FPN models.
 ROW_DEFAULTS = {"feature": "{P_k}", "lateral": True, "top_down": True, "head": "2fc", "anchors": "200k"}
 # Whose proposals the rows without a "proposals" column train and test on.
@@ -36,15 +44,6 @@ def _expected_producer(row: Row) -> str | None:
         else PRODUCERS.get(row.id)
 
 
-def _frozen(cfg) -> str:
-    """Steps 3-4 of the 4-step training keep backbone and FPN fixed (Ren et al. [29])."""
-    backbone = cfg.model.backbone.get("frozen_stages", -1) >= 4
-    keys = (cfg.optim_wrapper.get("paramwise_cfg") or {}).get("custom_keys") or {}
-    neck = keys.get("neck", {}).get("lr_mult", 1) == 0 and keys.get("neck", {}).get("decay_mult", 1) == 0
-    return "frozen" if backbone and neck else "trained" if not (backbone or neck) else \
-        f"backbone {'frozen' if backbone else 'trained'}, FPN {'frozen' if neck else 'trained'}"
-
-
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -53,34 +52,30 @@ class Setting:
     actual: Callable[[Any, Row], Any]     # the value in a resolved config
 
 
-def _resize_short_sides(cfg) -> list[int]:
-    from harness.config.resolve import _pipelines, _transforms
-    return sorted({min(s["scale"]) for p in _pipelines(cfg) for s in _transforms(p)
-                   if s.get("type") == "Resize"})
-
-
-def _lateral_top_down(cfg) -> tuple[bool, bool]:
-    neck = cfg.model.get("neck")
-    if neck is None:
-        return (False, False)
-    if neck.type == "FPN":
-        return (True, True)
-    defaults = {"PaperFPN": (True, True), "BottomUpPyramid": (True, False),
-                "TopDownNoLateral": (False, True)}[neck.type]
-    return (neck.get("lateral", defaults[0]), neck.get("top_down", defaults[1]))
-
-
-def _anchor_sizes(cfg) -> list[int]:
-    g = cfg.model.rpn_head.anchor_generator
-    return sorted({int(s * sc) for s in g.strides for sc in g.scales}) if len(g.strides) > 1 or \
-        len(g.scales) > 1 else [int(g.strides[0] * g.scales[0])]
-
-
-def _schedule(cfg) -> str:
-    steps = [m for s in cfg.param_scheduler if "milestones" in s for m in s["milestones"]]
-    bounds = [0, *steps, cfg.train_cfg.max_iters]
-    return " + ".join(f"{(b - a) / 1000:g}k" if b - a >= 1000 else str(b - a)
-                      for a, b in zip(bounds, bounds[1:]))
+PF = "py-faster-rcnn"
+PF_RCNN_BOXES = "bbox_transform: +1 px sizes, no clamp"
+TRAINING = [  # every trained row
+    Setting("training split", "5 (trainval35k), Table 6",
+            lambda r: "train2014" if r.table == "table6" else "train2017",
+            lambda c, r: train_split(c)),
+    Setting("warm-up", f"{PF} solver (lr_policy step)", lambda r: "none", lambda c, r: warmup(c)),
+]
+MAX_SIZE = Setting("input max size (px)", f"{PF} TRAIN/TEST.MAX_SIZE", lambda r: [1000],
+                   lambda c, r: resize_sides(c, max))
+BOX_CODER = Setting("box coder", f"{PF} bbox_transform", lambda r: PF_RCNN_BOXES,
+                    lambda c, r: ", ".join(box_coders(c)))
+RPN_TEST = [  # the RPN of every RPN row and of a merged Faster R-CNN
+    Setting("RPN pre-NMS boxes, test proposals", f"{PF} TEST.RPN_PRE_NMS_TOP_N", lambda r: 6000,
+            lambda c, r: pre_nms(c)),
+    Setting("RPN min proposal size", f"{PF} RPN_MIN_SIZE", lambda r: "16 px (original image)",
+            lambda c, r: min_size(c)),
+]
+DETECTOR_TEST = [
+    Setting("detector test NMS IoU", f"{PF} TEST.NMS", lambda r: 0.3,
+            lambda c, r: c.model.test_cfg.rcnn.nms.iou_threshold),
+    Setting("detector score thr, max detections", f"{PF} test_net", lambda r: (0.05, 100),
+            lambda c, r: (c.model.test_cfg.rcnn.score_thr, c.model.test_cfg.rcnn.max_per_img)),
+]
 
 
 def _roi_strides(cfg) -> list[int]:
@@ -97,7 +92,7 @@ def _is_conv5(row: Row) -> bool:
 
 
 COMMON = [
-    Setting("input shorter side (px)", "5.1/5.2", lambda r: [800], lambda c, r: _resize_short_sides(c)),
+    Setting("input shorter side (px)", "5.1/5.2", lambda r: [800], lambda c, r: resize_sides(c)),
     Setting("images per GPU (x8 GPUs = 16)", "5.1/5.2", lambda r: 2,
             lambda c, r: c.train_dataloader.batch_size),
     Setting("learning rate", "5.1/5.2", lambda r: 0.02, lambda c, r: c.optim_wrapper.optimizer.lr),
@@ -108,18 +103,19 @@ COMMON = [
             (str(r.columns.get("backbone")), r.name.split(",")[0].split(" FPN")[0]) else "ResNet-50",
             lambda c, r: f"ResNet-{c.model.backbone.depth}"),
     Setting("backbone + FPN", "5.2.2; [29] steps 3-4",
-            lambda r: "frozen" if r.step and r.init_from else "trained", lambda c, r: _frozen(c)),
+            lambda r: "frozen" if r.step and r.init_from else "trained", lambda c, r: frozen(c)),
+    MAX_SIZE, *TRAINING,
 ]
 RPN = COMMON + [
-    Setting("schedule (iterations per LR)", "5.1", lambda r: "30k + 10k", lambda c, r: _schedule(c)),
+    Setting("schedule (iterations per LR)", "5.1", lambda r: "30k + 10k", lambda c, r: schedule(c)),
     Setting("feature strides", "4.1, 5.1.1", lambda r: FEATURE_STRIDES[col(r, "feature")],
             lambda c, r: list(c.model.rpn_head.anchor_generator.strides)),
     Setting("lateral, top-down", "Table 1", lambda r: (col(r, "lateral"), col(r, "top_down")),
-            lambda c, r: _lateral_top_down(c)),
+            lambda c, r: lateral_top_down(c)),
     Setting("feature channels d", "3", lambda r: 256 if col(r, "feature") in ("{P_k}", "P2") else None,
             lambda c, r: c.model.neck.out_channels if c.model.get("neck") else None),
     Setting("anchor sizes (px)", "4.1, 5.1.1", lambda r: [32, 64, 128, 256, 512],
-            lambda c, r: _anchor_sizes(c)),
+            lambda c, r: anchor_sizes(c)),
     Setting("anchor aspect ratios", "4.1", lambda r: [0.5, 1.0, 2.0],
             lambda c, r: list(c.model.rpn_head.anchor_generator.ratios)),
     Setting("#anchors per image", "Table 1", lambda r: col(r, "anchors"),
@@ -131,21 +127,30 @@ RPN = COMMON + [
             lambda c, r: c.model.train_cfg.rpn.sampler.num),
     Setting("anchors outside the image", "5.1", lambda r: "included",
             lambda c, r: "included" if c.model.train_cfg.rpn.allowed_border < 0 else "ignored"),
-    Setting("proposals per image at test", "5.2", lambda r: 1000,
-            lambda c, r: c.model.test_cfg.rpn.max_per_img),
+    Setting("RPN head conv width", "3 (d = 256); C4, C5: not stated",
+            lambda r: 256 if col(r, "feature") in ("{P_k}", "P2") else "not stated",
+            lambda c, r: c.model.rpn_head.feat_channels),
+    Setting("RPN NMS IoU, train / test proposals", f"{PF} TRAIN/TEST.RPN_NMS_THRESH",
+            lambda r: (0.7, 0.7), lambda c, r: (c.model.test_cfg.rpn.nms.iou_threshold,) * 2),
+    Setting("RPN pre-NMS boxes, train proposals", f"{PF} alt-opt rpn_generate", lambda r: "all",
+            lambda c, r: pre_nms(c)),
+    *RPN_TEST,
+    Setting("RPN post-NMS proposals, train / test", "5.2", lambda r: (2000, 1000),
+            lambda c, r: (SPLIT_PROPOSALS["train2017"], c.model.test_cfg.rpn.max_per_img)),
+    BOX_CODER,
     Setting("metric", "5.1", lambda r: "proposal AR (pycocotools)",
             lambda c, r: "proposal AR (pycocotools)" if c.test_evaluator.get("metric") == "proposal"
             else c.test_evaluator.get("metric")),
 ]
 DETECTOR = COMMON + [
     Setting("schedule (iterations per LR)", "5.2, 5.2.3",
-            lambda r: "120k + 40k" if r.schedule == "2x" else "60k + 20k", lambda c, r: _schedule(c)),
+            lambda r: "120k + 40k" if r.schedule == "2x" else "60k + 20k", lambda c, r: schedule(c)),
     Setting("proposals from", "5.2.1, 5.2.2", _expected_producer, lambda c, r: r.proposals_from),
     Setting("RoI features from strides", "4.2, 5.2.1",
             lambda r: [s for s in FEATURE_STRIDES[col(r, "feature")] if s != 64],
             lambda c, r: _roi_strides(c)),
     Setting("lateral, top-down", "Table 2", lambda r: (col(r, "lateral"), col(r, "top_down")),
-            lambda c, r: _lateral_top_down(c)),
+            lambda c, r: lateral_top_down(c)),
     Setting("RoI operation", "4.2, 5.2.1", lambda r: "RoI pooling",
             lambda c, r: "RoI pooling" if c.model.roi_head.bbox_roi_extractor.roi_layer.type in
             ("RoIPool", "DeviceRoIPool") else c.model.roi_head.bbox_roi_extractor.roi_layer.type),
@@ -163,6 +168,9 @@ DETECTOR = COMMON + [
             if len(_roi_strides(c)) > 1 else "single level"),
     Setting("RoIs per image (fg fraction)", "5.2", lambda r: (512, 0.25),
             lambda c, r: (c.model.train_cfg.rcnn.sampler.num, c.model.train_cfg.rcnn.sampler.pos_fraction)),
+    Setting("RoI foreground / background IoU", f"{PF} FG_THRESH, BG_THRESH_LO/HI",
+            lambda r: (">= 0.5", "[0.1, 0.5)"), lambda c, r: roi_iou(c)),
+    *DETECTOR_TEST, BOX_CODER,
     Setting("proposals per image, train / test", "5.2", lambda r: (2000, 1000),
             lambda c, r: (_pipeline_proposals(c, "train_dataloader"),
                           _pipeline_proposals(c, "test_dataloader"))),
@@ -179,13 +187,13 @@ def _segment_metric(cfg) -> str:
 
 
 SEGMENT = [
-    Setting("input shorter side (px)", "A", lambda r: [800], lambda c, r: _resize_short_sides(c)),
+    Setting("input shorter side (px)", "A", lambda r: [800], lambda c, r: resize_sides(c)),
     Setting("images per GPU (x8 GPUs = 16)", "A", lambda r: 2,
             lambda c, r: c.train_dataloader.batch_size),
     Setting("learning rate", "A", lambda r: 0.03, lambda c, r: c.optim_wrapper.optimizer.lr),
     *COMMON[3:],
     Setting("schedule (iterations per LR)", "A, Table 6(e)",
-            lambda r: "120k + 40k" if r.schedule == "2x" else "60k + 20k", lambda c, r: _schedule(c)),
+            lambda r: "120k + 40k" if r.schedule == "2x" else "60k + 20k", lambda c, r: schedule(c)),
     Setting("feature channels d", "A", lambda r: 128, lambda c, r: c.model.neck.out_channels),
     Setting("pyramid levels", "A", lambda r: "P2-P6",
             lambda c, r: "P2-P6" if c.model.neck.num_outs == 5 and
@@ -203,13 +211,19 @@ SEGMENT = [
             lambda c, r: _segment_metric(c)),
 ]
 # Table 5 "yes": one Faster R-CNN merged from steps 3 and 4, tested only (Sec. 5.2.2).
-_names = ("feature strides", "anchor sizes (px)", "anchor aspect ratios", "proposals per image at test")
+_names = ("feature strides", "anchor sizes (px)", "anchor aspect ratios", "RPN head conv width")
 _detector = ("RoI features from strides", "RoI operation", "RoI output size", "head",
              "RoI level mapping (Eq. 1, k0 = 4)", "metric")
-MERGED = [COMMON[0], COMMON[5],
+MERGED = [COMMON[0], COMMON[5], MAX_SIZE,
           Setting("one backbone + FPN for both heads", "5.2.2", lambda r: "shared (FasterRCNN)",
                   lambda c, r: "shared (FasterRCNN)" if c.model.type == "FasterRCNN" else c.model.type),
-          *[s for s in RPN if s.name in _names], *[s for s in DETECTOR if s.name in _detector]]
+          *[s for s in RPN if s.name in _names],
+          Setting("RPN NMS IoU, test proposals", f"{PF} TEST.RPN_NMS_THRESH", lambda r: 0.7,
+                  lambda c, r: c.model.test_cfg.rpn.nms.iou_threshold),
+          *RPN_TEST,
+          Setting("proposals per image at test", "5.2", lambda r: 1000,
+                  lambda c, r: c.model.test_cfg.rpn.max_per_img),
+          *[s for s in DETECTOR if s.name in _detector], *DETECTOR_TEST, BOX_CODER]
 SETTINGS = {"proposals": RPN, "detection": DETECTOR, "segment_proposals": SEGMENT, "merged": MERGED}
 
 
@@ -232,17 +246,36 @@ def _safe(fn, *args):
 
 
 def audit_row(row: Row, data_root: Path = Path("/data/coco"), with_smoke: bool = True) -> list[Finding]:
-    table = load_tables()[row.table]
     # The row as the paper ran it (8 GPUs); fitting the schedule to fewer GPUs is a property of
     # a run, recorded in its record as a deviation, not of the row's config.
     paper_cfg = resolve_config(row, get_profile("paper"), data_root, Path("/tmp/audit"),
                                processes=PAPER_GPUS).cfg
     smoke_cfg = resolve_config(row, get_profile("smoke"), data_root, Path("/tmp/audit")).cfg \
         if with_smoke else None
-    deviations = dict(paper_cfg.get("paper_deviations", {}) or {})
+    return audit_config(row, paper_cfg, smoke_cfg)
+
+
+def _update_setting(images_per_step: int) -> Setting:
+    """Images per SGD update: a run's (per-GPU batch x processes x accumulated steps), which only
+    a run has. The paper's is 16 (Sec. 5.1, 5.2; Appendix A)."""
+    return Setting("images per SGD update", "5.1/5.2", lambda r: PAPER_IMAGES_PER_BATCH,
+                   lambda c, r: images_per_step * int(c.optim_wrapper.get("accumulative_counts", 1) or 1))
+
+
+def audit_config(row: Row, cfg, smoke_cfg=None, images_per_step: int | None = None) -> list[Finding]:
+    """The paper's settings against one resolved config: a row's paper-profile config
+    (audit_row), or a run's own final config after schedule fitting, --cfg-options and every
+    override (harness/orchestrate/reproduction.py). A mismatch counts as declared only if the
+    config's `paper_deviations` names the setting. images_per_step (a run's per-GPU batch x
+    processes) adds the images per SGD update of a training run."""
+    table = load_tables()[row.table]
+    deviations = declared_deviations(cfg)
+    settings = SETTINGS["merged" if row.merge else row.task or table.task]
+    if images_per_step is not None and not row.merge:
+        settings = [*settings, _update_setting(images_per_step)]
     out = []
-    for s in SETTINGS["merged" if row.merge else row.task or table.task]:
-        expected, actual = s.expected(row), _safe(s.actual, paper_cfg, row)
+    for s in settings:
+        expected, actual = s.expected(row), _safe(s.actual, cfg, row)
         if isinstance(actual, tuple) and isinstance(expected, list):
             actual = list(actual)
         if actual == expected:
@@ -260,15 +293,19 @@ def audit_row(row: Row, data_root: Path = Path("/data/coco"), with_smoke: bool =
 
 
 def render(findings: list[Finding]) -> str:
-    lines = []
-    current = None
-    for f in findings:
+    """One block per row; the verdict comes last, so a declared deviation's reason can run on."""
+    head = ("setting", "sec. / py-faster-rcnn key", "paper", "config (paper profile)", "smoke overlay")
+    cells = [(f.setting, f.section, str(f.paper), str(f.config), "" if f.smoke is None else str(f.smoke))
+             for f in findings]
+    widths = [min(40, max([len(h)] + [len(c[i]) for c in cells])) for i, h in enumerate(head)]
+
+    def line(values, verdict):
+        return "  " + " ".join(f"{v:{w}}" for v, w in zip(values, widths)) + f" {verdict}"
+
+    lines, current = [], None
+    for f, c in zip(findings, cells):
         if f.row != current:
             current = f.row
-            lines.append(f"\n{f.row}")
-            lines.append(f"  {'setting':36} {'sec.':21} {'paper':26} {'config (paper profile)':26} "
-                         f"{'verdict':10} smoke overlay")
-        smoke = "" if f.smoke is None else f"{f.smoke}"
-        lines.append(f"  {f.setting:36} {f.section:21} {str(f.paper):26} {str(f.config):26} "
-                     f"{f.verdict:10} {smoke}".rstrip())
+            lines += ["", f.row, line(head, "verdict")]
+        lines.append(line(c, f.verdict))
     return "\n".join(lines).lstrip("\n")

@@ -29,6 +29,10 @@ class Profile:
     # Keep one checkpoint per run and drop its optimizer state once the run is done: a smoke
     # sweep of all rows otherwise leaves ~15 GB of checkpoints (2 per run, C5 2fc ones 800 MB).
     slim_checkpoints: bool = False
+    # preflight: the paper's resolved config (schedule included, so its length is known), stopped
+    # after this many iterations and tested on this many images (harness/orchestrate/preflight.py)
+    stop_after_iters: int | None = None
+    test_images: int | None = None
 
 
 PROFILES = {
@@ -42,6 +46,14 @@ PROFILES = {
         "8 iterations, 32 RoIs and 300/100 proposals per image (CPU)", needs_data_root=False, pretrained=False, img_scale=(320, 256),
         max_iters=8, images_per_gpu=2, num_workers=0, log_interval=1, is_reproduction=False,
         rois_per_image=32, proposals_per_image=(300, 100), slim_checkpoints=True),
+    # What the paper profile costs here, before spending it: its exact model, input size,
+    # proposal/RoI counts, images per GPU, weights and launcher, for a few iterations.
+    "preflight": Profile(
+        name="preflight", description="the paper profile's configs, weights and launcher for 4 "
+        "iterations and a test on 8 images: does each row run here, and what does its full "
+        "schedule cost (not judged)", needs_data_root=False, pretrained=True, img_scale=None,
+        max_iters=None, images_per_gpu=None, num_workers=4, log_interval=1,
+        is_reproduction=False, slim_checkpoints=True, stop_after_iters=4, test_images=8),
 }
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.config.profiles import Profile
 from harness.paper.rows import Row
-from harness.config.schedule import ScheduleChange, fit_to_batch, rescale
+from harness.config.table6_split import apply_paper_train_split
+from harness.config.schedule import (ScheduleChange, fit_deviation, fit_to_batch, rescale,
+                                     schedule_ran)
 
 # The harness's MMDetection plugins (harness/models/), imported by every run's worker.
 HARNESS_IMPORTS = ["harness.models.hooks", "harness.models.necks", "harness.models.roi_pool"]
@@ -26,7 +28,9 @@ PLUGIN_IDS = {"harness.models.hooks": "harness.hooks", "harness.models.necks": "
 
 
 def mmdet_configs_dir() -> Path:
-    """The installed mmdet's config tree (inherited by absolute path: notes §2)."""
+    """The installed mmdet's config tree. Row configs inherit its files by absolute path
+    (`{{$MMDET_CONFIGS:}}/...`): mmengine resolves the `mmdet::` scope through pkg_resources,
+    which is deprecated and absent from setuptools >= 81 environments."""
     import importlib.util
     spec = importlib.util.find_spec("mmdet")
     if spec is None or spec.origin is None:
@@ -38,9 +42,9 @@ def mmdet_configs_dir() -> Path:
     return path
 
 
-def load_row_config(row: Row):
-    """The row's config as written (mmdet's base configs inherited), parsed but never built:
-    no torch import, so `harness list`, `audit` and the dry-run stay fast."""
+def load_config(path: Path):
+    """A config file as written (bases inherited, mmdet's included), parsed but never built: no
+    torch import, so `harness list`, `audit`, the report and the dry-run stay fast."""
     import mmengine.config.config as mmengine_config
     from mmengine.config import Config
     os.environ["MMDET_CONFIGS"] = str(mmdet_configs_dir())
@@ -52,9 +56,13 @@ def load_row_config(row: Row):
         None if level <= logging.INFO else announce(msg, logger, level)
     try:
         # the plugins in custom_imports are the worker's to import (they import torch)
-        return Config.fromfile(str(row.config_path), import_custom_modules=False)
+        return Config.fromfile(str(path), import_custom_modules=False)
     finally:
         mmengine_config.print_log = announce
+
+
+def load_row_config(row: Row):
+    return load_config(row.config_path)
 
 
 @dataclass
@@ -62,6 +70,17 @@ class Resolved:
     cfg: object                       # mmengine Config
     schedule: ScheduleChange | None
     deviations: list[str]             # one line each: how this run departs from the paper's setup
+    fitted: bool = False              # the row's schedule was fitted to fewer images per step
+    published_weights: list[str] = field(default_factory=list)  # the row config's ImageNet checkpoints
+    before_options: object = None     # the config before --cfg-options (None: there were none)
+
+    def ran(self, images_per_step: int) -> tuple[dict | None, list[str]]:
+        """The schedule and deviation lines of `cfg` as it stands now, after --cfg-options: the
+        record states what ran, never what the fitting projected before the options."""
+        if (self.cfg.get("harness") or {}).get("test_only"):
+            return None, []    # a merged model (Table 5) is tested only: it trains nothing
+        deviations = [fit_deviation(self.cfg, images_per_step)] if self.fitted else []
+        return schedule_ran(self.cfg, images_per_step), deviations
 
 
 def _dataloaders(cfg):
@@ -188,19 +207,36 @@ def apply_profile(cfg, profile: Profile, pretrained: dict[str, str] | None = Non
 def resolve_config(row: Row, profile: Profile, data_root: Path, work_dir: Path, seed: int = 0,
                    pretrained: dict[str, str] | None = None, processes: int = 1) -> Resolved:
     cfg = load_row_config(row)
+    published = sorted({m.init_cfg.checkpoint for m in _pretrained_modules(cfg.model)})
     change = apply_profile(cfg, profile, pretrained, processes)
-    deviations = []
+    deviations, fitted = [], False
     if change is None:  # the row's own schedule: fit it to this run's images per step
         change, deviation = fit_to_batch(cfg, cfg.train_dataloader.batch_size * processes)
         deviations += [deviation] if deviation else []
+        fitted = deviation is not None
+    if profile.stop_after_iters is not None:
+        stop_early(cfg, profile.stop_after_iters)
     apply_data_root(cfg, data_root)
+    apply_paper_train_split(cfg, data_root)   # Table 6: train2014 where the data root has it
     imports = list(cfg.get("custom_imports", {}).get("imports", []))
     cfg.custom_imports = dict(imports=imports + [m for m in HARNESS_IMPORTS if m not in imports],
                               allow_failed_imports=False)
     cfg.custom_hooks = list(cfg.get("custom_hooks", [])) + [dict(type="FailOnNonFiniteLoss")]
+    _atomic_checkpoints(cfg)
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.work_dir = str(work_dir)
-    return Resolved(cfg=cfg, schedule=change, deviations=deviations)
+    return Resolved(cfg=cfg, schedule=change, deviations=deviations, fitted=fitted,
+                    published_weights=published)
+
+
+# harness/models/checkpoint.py: complete-or-absent checkpoints, never non-finite ones.
+ATOMIC_CHECKPOINT_HOOK = "AtomicCheckpointHook"
+
+
+def _atomic_checkpoints(cfg) -> None:
+    ckpt = (cfg.get("default_hooks") or {}).get("checkpoint")
+    if ckpt is not None and ckpt.get("type") == "CheckpointHook":
+        ckpt.type = ATOMIC_CHECKPOINT_HOOK
 
 
 # The harness's own keys in a resolved config live under `cfg.harness` (what the orchestrator
@@ -218,6 +254,23 @@ def harness_keys(cfg):
     return cfg.harness
 
 
+def declared_deviations(cfg) -> dict[str, str]:
+    """The config's `paper_deviations` (setting -> reason), as mmengine merged them over its
+    bases, less those a child row withdrew with None."""
+    return {k: str(v) for k, v in (cfg.get("paper_deviations") or {}).items() if v is not None}
+
+
+def stop_early(cfg, iters: int) -> None:
+    """Preflight: the run's resolved schedule, stopped after `iters` iterations. Its full length
+    stays in the config (`cfg.harness.preflight`), for the worker to report and the orchestrator to
+    price; the LR schedule is left as resolved (a few warm-up iterations of the real run)."""
+    harness_keys(cfg).preflight = dict(full_max_iters=int(cfg.train_cfg.max_iters),
+                                       iterations=int(iters))
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = int(iters)
+    if cfg.default_hooks.get("checkpoint") is not None:
+        cfg.default_hooks.checkpoint.interval = int(iters)
+
+
 def config_hash(cfg) -> str:
     """Identity of the experiment: the resolved config minus where it runs and writes."""
     from mmengine.config import Config
@@ -229,6 +282,11 @@ def config_hash(cfg) -> str:
     # identifies it.
     for key in ("work_dir", "data_root", "load_from"):
         c.pop(key, None)
+    # How a checkpoint is written is not the experiment: the atomic hook hashes as the
+    # CheckpointHook it replaces, so records and resumable runs made before it stay valid.
+    ckpt = (c.get("default_hooks") or {}).get("checkpoint")
+    if ckpt is not None and ckpt.get("type") == ATOMIC_CHECKPOINT_HOOK:
+        ckpt.type = "CheckpointHook"
     if c.get("custom_imports"):
         c.custom_imports.imports = [PLUGIN_IDS.get(m, m) for m in c.custom_imports.imports]
     text = c.pretty_text

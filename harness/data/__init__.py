@@ -1,5 +1,5 @@
 """Data sets for the harness, all in the COCO 2017 layout (annotations/instances_<split>.json,
-<split>/<images>): a seeded synthetic set, a tiny subset of real COCO, and fast sanity checks."""
+<split>/<images>): a seeded synthetic set, a tiny subset of real COCO, and fast sanity checks (annotations, and every image's header)."""
 
 from harness.data.subset import make_subset
 from harness.data.synth import make_synthetic

@@ -17,6 +17,18 @@ TEST_DEV = "test-dev2017"
 TEST_DEV_ANN, TEST_DEV_IMAGES = "annotations/image_info_test-dev2017.json", "test2017/"
 
 
+# The full COCO splits, by annotation file name: (images, annotations); test-dev's image list
+# has no annotations (None). A run is judged against the paper only on these sizes
+# (harness/orchestrate/reproduction.py): a subset or the synthetic set is not the paper's data.
+# train2014 is the training set of Table 6's segment proposals in the paper.
+SPLIT_SIZES = {
+    "instances_train2017.json": ("train2017", 118287, 860001),
+    "instances_val2017.json": ("val2017", 5000, 36781),
+    "image_info_test-dev2017.json": ("test-dev2017", 20288, None),
+    "instances_train2014.json": ("train2014", 82783, 604907),
+}
+
+
 def has_test_dev(data_root: Path) -> bool:
     return (Path(data_root) / TEST_DEV_ANN).is_file() and (Path(data_root) / TEST_DEV_IMAGES).is_dir()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data.synth import publish_dir, read_manifest, tree_hash, write_json
+from harness.data.publish import publish_dir, read_manifest, tree_hash, write_json
 from harness.data.validate import SPLITS, annotation_fingerprint, annotation_path, load_annotations
 from harness.errors import HarnessError
 

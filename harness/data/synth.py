@@ -12,11 +12,8 @@ sizes do, and the output is byte-for-byte identical for a given seed.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import math
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -26,7 +23,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from harness.data.coco import COCO_CATEGORIES
+from harness.data.publish import publish_dir, read_manifest, tree_hash, write_json
 from harness.errors import HarnessError
+from harness.store.fs import renamed
 
 GENERATOR = "harness.data.synth"
 # Bump whenever the drawing changes, so an old tree is not mistaken for a current one.
@@ -195,61 +194,31 @@ def _render(objs: list[_Obj], size: tuple[int, int], rng: np.random.Generator) -
     return buf.getvalue()
 
 
-# --- files -----------------------------------------------------------------------------------
-
-def tree_hash(root: Path, exclude: tuple[str, ...] = (MANIFEST,)) -> str:
-    """sha256 over every file's relative path and bytes (sorted), so any change shows."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name not in exclude):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def write_json(path: Path, obj: object) -> None:
-    """Deterministic JSON, written to a sibling temp file and renamed over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, separators=(",", ":")) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def publish_dir(tmp: Path, root: Path, force: bool) -> None:
-    """Rename a finished temp tree onto root. An existing root is only replaced when force is set
-    (or it is an empty directory); the old tree is moved aside first, so root is never half-made."""
-    if root.is_dir() and not any(root.iterdir()):
-        root.rmdir()
-    if root.exists() or root.is_symlink():
-        if not force:
-            raise HarnessError(f"{root} already exists with other content; pick an empty path or pass "
-                               "--force to replace it")
-        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-        root.rename(old / root.name)
-        tmp.rename(root)
-        shutil.rmtree(old)
-        return
-    try:
-        tmp.rename(root)
-    except OSError as e:  # root appeared meanwhile (a concurrent run)
-        raise HarnessError(f"{root} appeared while it was being written ({e.strerror}); run again") from None
-
-
-def read_manifest(root: Path, name: str = MANIFEST) -> dict | None:
-    """The manifest JSON object in root, or None if absent or unreadable."""
-    try:
-        data = json.loads((root / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _complete_set(root: Path, params: dict) -> dict | None:
     """root's manifest if root holds an intact set made by this generator with these parameters."""
-    existing = read_manifest(root) if root.is_dir() else None
+    existing = read_manifest(root, MANIFEST) if root.is_dir() else None
     if (existing is not None and existing.get("generator_version") == GENERATOR_VERSION
-            and existing.get("params") == params and existing.get("content_sha256") == tree_hash(root)):
+            and existing.get("params") == params
+            and existing.get("content_sha256") == tree_hash(root, (MANIFEST,))):
         return existing
     return None
+
+
+def describe_existing(root: Path, params: dict) -> str:
+    """What root holds instead of the set these parameters make, in words (for the error)."""
+    manifest = read_manifest(root, MANIFEST) if root.is_dir() else None
+    if manifest is None or manifest.get("generator") != GENERATOR:
+        return "other content (no synthetic set's SYNTH.json)"
+    if manifest.get("generator_version") != GENERATOR_VERSION:
+        return (f"a synthetic set drawn by an older generator (version "
+                f"{manifest.get('generator_version')}; this harness draws version {GENERATOR_VERSION})")
+    if manifest.get("params") != params:
+        made = manifest.get("params") or {}
+        diff = ", ".join(f"{k} {made.get(k)!r} (wanted {v!r})" for k, v in params.items()
+                         if made.get(k) != v)
+        return f"a synthetic set made with other parameters: {diff}"
+    return ("a synthetic set that was edited by hand after it was made (its files no longer "
+            "match the content hash in SYNTH.json)")
 
 
 def _split_json(split: str, images: list[dict], anns: list[dict], seed: int) -> dict:
@@ -294,12 +263,14 @@ def _check_params(n_train: int, n_val: int, image_size: tuple[int, int]) -> None
 
 
 def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
-                   image_size: tuple[int, int] = (320, 256), force: bool = False) -> dict:
+                   image_size: tuple[int, int] = (320, 256), force: bool = False,
+                   fix: str = "pick an empty path or pass --force to replace it") -> dict:
     """Write the synthetic COCO-layout data set under root (idempotent, atomic).
 
     Returns the manifest: parameters, content hash and per-split counts
     ({"images", "annotations", "small", "medium", "large"}), plus "root" and "created"
-    (False when root already held an identical set and nothing was written).
+    (False when root already held an identical set and nothing was written). `fix`: what the
+    error says to do when root holds something else (the command that fixes it, for the caller).
     """
     root = Path(root)
     size = (int(image_size[0]), int(image_size[1]))
@@ -310,9 +281,7 @@ def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
     if existing is not None:  # nothing to replace, even with force
         return {**existing, "root": str(root), "created": False}
     if root.exists() and not force and not (root.is_dir() and not any(root.iterdir())):
-        what = "a synthetic set made with other parameters" if read_manifest(root) else "other content"
-        raise HarnessError(f"{root} already exists and holds {what}; pick an empty path or pass --force "
-                           "to replace it")
+        raise HarnessError(f"{root} already exists and holds {describe_existing(root, params)}; {fix}")
 
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
@@ -321,7 +290,7 @@ def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
                   "val2017": _write_split(tmp, "val2017", n_val, seed, size)}
         manifest = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "params": params,
                     "categories": [c["name"] for c in CATEGORIES], "splits": splits,
-                    "content_sha256": tree_hash(tmp)}
+                    "content_sha256": tree_hash(tmp, (MANIFEST,))}
         write_json(tmp / MANIFEST, manifest)
         tmp.chmod(0o755)  # mkdtemp makes it 0700
         publish_dir(tmp, root, force)
@@ -331,7 +300,9 @@ def make_synthetic(root: Path, seed: int = 0, n_train: int = 16, n_val: int = 8,
         if (done := _complete_set(root, params)) is not None:
             return {**done, "root": str(root), "created": False}
         raise
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):    # a full disk: name the set, not a file of the temp tree
+            raise renamed(exc, root) from exc
         raise
     return {**manifest, "root": str(root), "created": True}

@@ -1,7 +1,7 @@
 """Fast sanity checks of a COCO-layout data root, before hours of training find the problem.
 
 Every failure is a HarnessError with one line: what is wrong, where, and what to do. Image files
-are only listed/stat-ed, never decoded.
+are listed, then each one's header is read (images.py), never decoded.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import math
 import os
 from pathlib import Path
 
+from harness.data.images import check_images_readable
 from harness.errors import HarnessError
 
 SPLITS = ("train2017", "val2017")
@@ -140,11 +141,13 @@ def _check_classes(data: dict, path: Path, known_classes: tuple[str, ...]) -> No
 
 
 def check_data_root(root: Path, splits: tuple[str, ...] = SPLITS, need_masks: bool = False,
-                    known_classes: tuple[str, ...] | None = None) -> None:
+                    known_classes: tuple[str, ...] | None = None,
+                    cache_dir: Path | None = None) -> None:
     """Raise HarnessError (one line) if root is not a usable COCO-layout data root for splits.
 
     known_classes: the class names the dataset class keeps (mmdet's CocoDataset drops images
-    whose categories are not among them, which would leave an empty data set)."""
+    whose categories are not among them, which would leave an empty data set). cache_dir: where
+    the image check remembers splits that passed (None: check every time)."""
     root = Path(root)
     if not root.exists():
         raise HarnessError(f"data root {root} does not exist; make one with 'harness data synth' or point "
@@ -165,3 +168,5 @@ def check_data_root(root: Path, splits: tuple[str, ...] = SPLITS, need_masks: bo
             raise HarnessError(f"empty split: {path} has no annotations, so nothing can be trained or "
                                f"evaluated on {split}; {_FIX}")
         _check_images(data, path, root / split)
+        check_images_readable([im["file_name"] for im in data["images"]], root / split, path,
+                              annotation_fingerprint(path), cache_dir)

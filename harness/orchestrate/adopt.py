@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 from harness.orchestrate import slurm
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import now
+from harness.orchestrate.ownership import Attempt
 from harness.orchestrate.progress import last_error
 from harness.store import Store, SubmittedJob
 
@@ -88,21 +89,26 @@ def settle(store: Store, tracked: Tracked, log=print) -> dict | None:
         return rec or _alias(store, job)
     if rec is not None and rec.get("slurm_job") == job.job_id:
         return rec                                           # written by the job itself
-    from harness.orchestrate.finalize import Attempt, finalize
+    from harness.orchestrate.finalize import finalize_ended
     run = store.run(job.row, job.profile, job.seed)
-    attempt = Attempt.read(run)
     cancelled = bool(job.cancelled_at) or tracked.state.state == "CANCELLED"
-    if attempt is None or attempt.slurm_job != job.job_id or (cancelled and not run.outcome.exists()):
+    if cancelled and not run.outcome.exists():
         return None
     with row_lock(store.root, job.row, job.profile, job.seed, log=lambda *_: None):
+        # Under the lock: the attempt is removed once a record is made from it (ownership.py),
+        # so a record made by a command that got here first is found, never made twice.
         rec = store.get(job.row, job.profile, job.seed)
         if rec is not None and rec.get("slurm_job") == job.job_id:
             return rec
+        attempt = Attempt.read(run)
+        if attempt is None or attempt.slurm_job != job.job_id:
+            return None
         why = last_error(run.job_log, run.log)
-        ended = run.outcome.stat().st_mtime if run.outcome.exists() else None
-        rec = finalize(store, run, 0 if run.outcome.exists() else 1, ended=ended,
-                       no_outcome=f"SLURM job {job.job_id} ended {tracked.state.state}"
-                       + (f": {why}" if why else ""))
+        rec = finalize_ended(store, run, job.row, job.profile, job.seed, attempt,
+                             no_outcome=f"SLURM job {job.job_id} ended {tracked.state.state}"
+                             + (f": {why}" if why else ""))
+    if rec is None:
+        return None
     log(f"{job.row} [{job.profile}]: SLURM job {job.job_id} ended without its record; "
         f"finalised it here ({rec['status']})")
     return rec

@@ -12,7 +12,7 @@ from harness.paths import synthetic_data_dir
 
 
 def prepare_data_root(profile: Profile, data_root: Path | None, log=print,
-                      need_masks: bool = False) -> Path:
+                      need_masks: bool = False, cache_dir: Path | None = None) -> Path:
     if data_root is None:
         if profile.needs_data_root:
             raise HarnessError(
@@ -22,7 +22,10 @@ def prepare_data_root(profile: Profile, data_root: Path | None, log=print,
         data_root = synthetic_data_dir()
         if not (data_root / "SYNTH.json").exists():
             log(f"making the synthetic data set in {data_root}")
-        make_synthetic(data_root)
+        make_synthetic(data_root, fix=(
+            "regenerate it with 'harness data synth --force', or pass --data-root "
+            f"{data_root} to train on it as it is"))
     data_root = Path(data_root).expanduser().resolve()
-    check_data_root(data_root, known_classes=COCO_CLASSES, need_masks=need_masks)
+    check_data_root(data_root, known_classes=COCO_CLASSES, need_masks=need_masks,
+                    cache_dir=cache_dir)
     return data_root

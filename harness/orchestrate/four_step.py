@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.store import Store, atomic_file
+from harness.store import Store
+from harness.store.atomic import save_torch_atomic
 
 SHARED = ("backbone.", "neck.")
 # part of a merge -> {prefix in its checkpoint: prefix in the Faster R-CNN}. mmdet's RPN detector
@@ -65,7 +66,5 @@ def merge_checkpoints(sources: dict[str, str], out: Path) -> Path:
                 raise HarnessError(f"{sources[part]} has no '{old}*' weights: it is not the "
                                    f"{part} step of a 4-step training")
             merged.update(taken)
-    import torch
-    with atomic_file(out) as tmp:
-        torch.save({"state_dict": merged, "meta": {"merged_from": dict(sources)}}, tmp)
+    save_torch_atomic({"state_dict": merged, "meta": {"merged_from": dict(sources)}}, out)
     return Path(out)

@@ -29,24 +29,34 @@ def spec_argv(kind: str, row: str, opts, store_root: Path, data_root: Path,
             "--profile", opts.profile.name, "--seed", str(opts.seed),
             "--data-root", str(data_root), "--results", str(store_root),
             "--gpus", str(opts.launch.processes)]
+    if opts.profile.stop_after_iters is not None:   # --preflight-iters changes the profile's
+        argv += ["--stop-after-iters", str(opts.profile.stop_after_iters)]
     if opts.pretrained:
         argv += ["--pretrained", json.dumps(opts.pretrained)]
     if opts.cfg_options:   # values are Python literals (mmengine's DictAction): repr round-trips
         argv += ["--cfg-options", json.dumps({k: repr(v) for k, v in opts.cfg_options.items()})]
+    # how the record judges the run (harness/orchestrate/reproduction.py)
+    argv += ["--allow-deviations"] * opts.allow_deviations
+    argv += ["--pretrained-equivalent"] * opts.pretrained_equivalent
     for alias in aliases:
         argv += ["--alias", alias]
     return argv
 
 
 def _options(args):
+    from dataclasses import replace
+
     from harness.config.profiles import get_profile
     from harness.orchestrate.launch import Launch
     from harness.orchestrate.options import RunOptions
     return RunOptions(
-        profile=get_profile(args.profile), data_root=args.data_root, seed=args.seed,
+        profile=replace(get_profile(args.profile), stop_after_iters=args.stop_after_iters)
+        if args.stop_after_iters is not None else get_profile(args.profile),
+        data_root=args.data_root, seed=args.seed,
         pretrained=json.loads(args.pretrained) if args.pretrained else None,
         cfg_options={k: ast.literal_eval(v) for k, v in json.loads(args.cfg_options).items()},
-        launch=Launch("slurm", args.gpus, inside_job=True))
+        launch=Launch("slurm", args.gpus, inside_job=True),
+        allow_deviations=args.allow_deviations, pretrained_equivalent=args.pretrained_equivalent)
 
 
 def _row(args, opts, store) -> bool:
@@ -91,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, required=True)
     ap.add_argument("--results", type=Path, required=True)
     ap.add_argument("--gpus", type=int, default=1)
+    ap.add_argument("--stop-after-iters", type=int)
     ap.add_argument("--pretrained")
     ap.add_argument("--cfg-options", default="{}")
     ap.add_argument("--alias", action="append", default=[])
+    ap.add_argument("--allow-deviations", action="store_true")
+    ap.add_argument("--pretrained-equivalent", action="store_true")
     args = ap.parse_args(argv)
     try:
         opts = _options(args)

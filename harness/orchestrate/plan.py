@@ -69,5 +69,5 @@ def render_plan(steps: list[Step], profile, launch, seeds: int) -> str:
     lines.append(f"estimated {total:.0f} GPU-hours for the paper profile (~{total / PAPER_GPUS:.0f} h "
                  f"on {PAPER_GPUS} GPUs; proposal dumps not counted"
                  + (f"; {unknown} row(s) without a published training time not counted)" if unknown else ")")
-                 + ("" if profile.name == "paper" else f"; the {profile.name} profile takes minutes on a CPU"))
+                 + (f"; the {profile.name} profile takes minutes on a CPU" if profile.name == "smoke" else ""))
     return "\n".join(lines)

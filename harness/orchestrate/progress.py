@@ -58,37 +58,72 @@ def last_error(*logs: Path) -> str | None:
     return None
 
 
+class LogFollower:
+    """Reads a worker's log as it grows and shows one progress line per step change (at most
+    every 5 s, plus the last step and the first test step). Used for the worker a run launches
+    and for one a re-run waits for (an orphan: then the log's history is skipped and only its
+    latest progress shown)."""
+
+    def __init__(self, log_path: Path, label: str, log=print, from_end: bool = False):
+        self.path, self.label, self.log = Path(log_path), label, log
+        self.pos: int | None = None if from_end else 0
+        self.last_shown, self.last_key = 0.0, None
+
+    def poll(self) -> None:
+        if self.pos is None:        # first look at someone else's log: where it stands now
+            try:
+                self.pos = self.path.stat().st_size
+            except OSError:
+                return
+            if (now := last_progress(self.path)) is not None:
+                self.log(f"  {self.label} {now}")
+            return
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as reader:
+                reader.seek(self.pos)
+                chunk = reader.read()
+        except OSError:
+            return
+        complete = chunk[:chunk.rfind("\n") + 1]
+        self.pos += len(complete.encode("utf-8", errors="replace"))
+        for line in complete.splitlines():
+            p = progress_line(line)
+            if not p:
+                continue
+            phase, i, n, extra = p
+            t = time.monotonic()
+            if (phase, i) != self.last_key and (t - self.last_shown >= 5 or i == n or
+                                                (phase == "test" and i == 1)):
+                self.log(f"  {self.label} {phase} {i}/{n}{extra}")
+                self.last_shown, self.last_key = t, (phase, i)
+
+
 def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
-                      threads: int | None = None) -> int:
+                      threads: int | None = None, lock=None) -> int:
     """Run cmd (a worker command from harness/orchestrate/launch.py) with its output appended to
-    log_path, follow that log, and return the exit code."""
+    log_path, follow that log, and return the exit code.
+
+    lock: the row's lock (harness/orchestrate/locks.py), handed down to the worker process, so
+    that the row stays locked while the worker lives even if this process dies
+    (harness/orchestrate/ownership.py)."""
+    from harness.orchestrate.ownership import inherit
     # torch >= 2.6 loads checkpoints with weights_only=True, which refuses MMEngine's own
     # checkpoints (they pickle the message hub): resume and load_from need the old behaviour.
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONUNBUFFERED="1")
     if threads:   # several local workers share the cores; a user's OMP_NUM_THREADS wins
         env.setdefault("OMP_NUM_THREADS", str(threads))
-    last_shown, last_key, pos = 0.0, None, 0
+    pass_fds = inherit(lock)
     log_path.touch()
     with open(log_path, "a", encoding="utf-8") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, text=True, env=env,
-                                cwd=log_path.parent)
-    with open(log_path, encoding="utf-8", errors="replace") as reader:
-        while True:
-            finished = proc.poll() is not None
-            reader.seek(pos)
-            chunk = reader.read()
-            complete = chunk[:chunk.rfind("\n") + 1]
-            pos += len(complete.encode("utf-8", errors="replace"))
-            for line in complete.splitlines():
-                p = progress_line(line)
-                if not p:
-                    continue
-                phase, i, n, extra = p
-                t = time.monotonic()
-                if (phase, i) != last_key and (t - last_shown >= 5 or i == n or (phase == "test" and i == 1)):
-                    log(f"  {label} {phase} {i}/{n}{extra}")
-                    last_shown, last_key = t, (phase, i)
-            if finished:
-                break
-            time.sleep(0.5)
+                                cwd=log_path.parent, pass_fds=pass_fds)
+    if lock is not None and pass_fds:
+        lock.hand_to(proc.pid)
+    follower = LogFollower(log_path, label, log)
+    while True:
+        finished = proc.poll() is not None
+        follower.poll()
+        if finished:
+            break
+        time.sleep(0.5)
     return proc.returncode

@@ -1,74 +1,145 @@
 """One row, end to end: resolve its config, resume or start over, launch the worker, and turn
-the worker's outcome into the run's record (harness/orchestrate/finalize.py, which also
-finalises a SLURM job that ended without its record).
+the worker's outcome into the run's record. Under SLURM this runs inside the row's own job
+(harness/orchestrate/job.py), which so writes its own record; `record_attempt` makes the record
+of a job that ended without it (harness/orchestrate/finalize.py).
 
-Holds the row's lock throughout, so a second sweep that reaches the row waits, then finds the
-record. A finished row is never run again unless --force (which archives the old run)."""
+Holds the row's lock throughout, and hands it down to the worker (ownership.py), so a second
+sweep that reaches the row waits, then finds the record; a worker that outlived its sweep is
+waited for and its outcome recorded. A finished row is never run again unless --force (which
+archives the old run); what an unfinished one does is resume.py's decision."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import os
 import shutil
+import time
 from pathlib import Path
 
-from harness.config.resolve import config_hash, harness_keys, resolve_config
+from harness.config.resolve import (config_hash, declared_deviations, harness_keys,
+                                     resolve_config)
 from harness.data.validate import annotation_fingerprint
+from harness.orchestrate.finalize import attempt_options
 from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
-from harness.orchestrate.finalize import Attempt, finalize
 from harness.orchestrate.launch import command
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import RunOptions, now
-from harness.orchestrate.progress import launch_and_follow
+from harness.orchestrate.reproduction import (config_reasons, data_reasons, judge_run,
+                                              weightiest_first)
+from harness.orchestrate.ownership import Attempt, adoptable, end_attempt, start_attempt
+from harness.orchestrate.progress import LogFollower, launch_and_follow
+from harness.orchestrate.resume import Decision, decide
 from harness.data.coco import TEST_DEV
 from harness.orchestrate.proposals import ProposalState, file_sha256
 from harness.paper.rows import Row, load_tables, paper_metrics
 from harness.paths import ROOT
-from harness.store import Record, RunDir, Store, WorkerOutcome, atomic_file
+from harness.store import Record, RunDir, Store, WorkerOutcome, write_text_atomic
+from harness.store.atomic import save_torch_atomic
 from harness.store import provenance
 
 
 def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print,
             proposals: ProposalState | None = None) -> dict:
     """Run one row and return its record (an existing one if already done)."""
-    with row_lock(store.root, row.id, opts.profile.name, opts.seed, log):
-        return _run_row_locked(row, opts, store, data_root, log, proposals)
+    run = store.run(row.id, opts.profile.name, opts.seed)
+    # Waiting for another holder (an orphaned worker, or a second sweep): show its progress.
+    follower = LogFollower(run.log, f"{row.id} [{opts.profile.name}]", log, from_end=True)
+    with row_lock(store.root, row.id, opts.profile.name, opts.seed, log,
+                  while_waiting=follower.poll) as lock:
+        return _run_row_locked(row, opts, store, data_root, log, proposals, lock)
 
 
-def _run_row_locked(row, opts, store, data_root, log, proposals) -> dict:
-    profile, launch = opts.profile, opts.launch
-    run = store.run(row.id, profile.name, opts.seed)
-    resolved = resolve_config(row, profile, data_root, run.work, seed=opts.seed,
-                              pretrained=opts.pretrained, processes=launch.processes)
+def _prepare(row, opts, store, data_root, proposals):
+    """The row's run dir, resolved config (wired to its producers, --cfg-options applied),
+    config hash, annotation fingerprints and the checkpoints to merge."""
+    run = store.run(row.id, opts.profile.name, opts.seed)
+    resolved = resolve_config(row, opts.profile, data_root, run.work, seed=opts.seed,
+                              pretrained=opts.pretrained, processes=opts.launch.processes)
     cfg = resolved.cfg
     sources = _wire_dependencies(cfg, row, opts, store, run, proposals)
-    if opts.cfg_options:
+    if opts.cfg_options:   # the audit compares each option with the config it overrides
+        resolved.before_options = copy.deepcopy(cfg)
         cfg.merge_from_dict(opts.cfg_options)
-    chash = config_hash(cfg)
-    annotations = _annotation_files(cfg)
-    existing = store.get(row.id, profile.name, opts.seed)
-    if existing and existing.get("status") == "done" and not opts.force:
+    return run, resolved, config_hash(cfg), _annotation_files(cfg), sources
+
+
+def record_attempt(row: Row, opts: RunOptions, store: Store, proposals: ProposalState | None,
+                   attempt: Attempt, outcome: WorkerOutcome, wall: float) -> dict | None:
+    """The record of an attempt whose worker ended with nobody left to record it (a SLURM job
+    that ended without its record): its config resolved again from its options. None when that
+    config is no longer the one the attempt ran (the row or its producers changed since)."""
+    run, resolved, chash, annotations, _ = _prepare(row, opts, store, opts.data_root, proposals)
+    if chash != attempt.config_hash:
+        return None
+    return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                   opts.data_root, attempt.started_at, wall, attempt.slurm_job)
+
+
+def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
+    profile, launch = opts.profile, opts.launch
+    label = f"{row.id} [{profile.name}]"
+    run, resolved, chash, annotations, sources = _prepare(row, opts, store, data_root, proposals)
+    cfg = resolved.cfg
+    if not opts.force and (orphan := adoptable(run, chash)) is not None:
+        # A worker whose sweep (or SLURM job) died finished this very config: its outcome
+        # becomes the record.
+        outcome, attempt, wall = orphan
+        log(f"{label}: recording the outcome ({outcome.status}) of the worker that ran on after "
+            f"its harness (pid {attempt.harness_pid}) stopped")
+        return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                       data_root, attempt.started_at, wall, attempt.slurm_job)
+    existing = store.get_or_bad(row.id, profile.name, opts.seed)
+    if isinstance(existing, dict) and existing.get("status") == "done" and not opts.force:
         same = _same_run(existing, chash, annotations)
-        log(f"{row.id} [{profile.name}]: " + (
+        if same and _declared(existing) not in (None, (opts.allow_deviations, opts.pretrained_equivalent)):
+            return _rejudge(row, opts, store, resolved, annotations, existing, log)
+        log(f"{label}: " + (
             f"already done ({run.record}); use --force to run it again" if same else
             f"kept a record made with another config, data or proposals ({run.record}); use "
             "--force to replace it"))
         return existing
-    resume = not opts.force and _resumable(run, chash, existing)
+    decision = Decision(False) if opts.force else decide(run, chash, existing)
+    if decision.refused:   # not a record (nothing is written): the CLI reports it as the row's error
+        return dict(existing if isinstance(existing, dict) else {}, row=row.id, table=row.table,
+                    profile=profile.name, seed=opts.seed, status="failed", metrics={},
+                    reason=decision.refused, work_dir=str(run.work))
+    if decision.note:
+        log(f"{label}: {decision.note}")
+    resume = decision.resume
     if not resume:
         archive_run(run, store, keep_slurm=launch.inside_job)
-        run.path.mkdir(parents=True, exist_ok=True)
+        run.path.mkdir(parents=True, exist_ok=True)    # a SLURM job's own files may be there
         if sources:
             log(f"{row.id} [{profile.name}]: merging {', '.join(f'{p} of {r}' for p, r in row.merge.items())}")
             merge_checkpoints(sources, Path(cfg.load_from))
-        cfg.dump(str(run.config))
+        write_text_atomic(run.config, cfg.pretty_text)
 
-    label = f"{row.id} [{profile.name}]"
+    _warn_if_not_judged(row, opts, resolved, annotations, label, log)
     what = ("testing the merged model" if row.merge else
             "resuming from its last checkpoint" if resume else "training and testing")
     log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); log: {run.log}")
     run.outcome.unlink(missing_ok=True)
-    Attempt.begin(run, row, opts, resolved, chash, annotations, proposals, data_root)
-    rc = launch_and_follow(command(run.path, launch), run.log, label, log, opts.worker_threads)
-    return finalize(store, run, rc)
+    started, t0 = now(), time.time()
+    job = os.environ.get("SLURM_JOB_ID") if launch.inside_job else None
+    start_attempt(run, chash, started, job, attempt_options(opts, proposals))
+    # The worker shares the row's lock (ownership.py). Inside a SLURM job the lock stays with
+    # the job's own process: SLURM ends the job's srun steps with it, so no worker outlives it.
+    rc = launch_and_follow(command(run.path, launch), run.log, label, log, opts.worker_threads,
+                           lock=None if launch.launcher == "slurm" else lock)
+    outcome = WorkerOutcome.read(run.outcome, rc)
+    return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                   data_root, started, time.time() - t0, job)
+
+
+def _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals, data_root,
+            started, wall, slurm_job=None) -> dict:
+    producers = {e.row: store.get(e.row, opts.profile.name, opts.seed) for e in row.edges}
+    record = build_record(row, opts, run, resolved, chash, annotations, outcome, proposals,
+                          data_root, started, wall, producers)
+    record.slurm_job = slurm_job
+    store.write(record)
+    end_attempt(run)
+    return record.to_dict()
 
 
 def _wire_dependencies(cfg, row: Row, opts: RunOptions, store: Store, run: RunDir,
@@ -98,9 +169,51 @@ def _wire_dependencies(cfg, row: Row, opts: RunOptions, store: Store, run: RunDi
     return sources
 
 
+def _declared(rec: dict) -> tuple[bool, bool] | None:
+    rep = rec.get("reproduction")
+    return (rep.get("allow_deviations") is True, rep.get("pretrained_equivalent") is True) \
+        if isinstance(rep, dict) else None
+
+
+def _rejudge(row: Row, opts: RunOptions, store: Store, resolved, annotations: dict,
+             existing: dict, log) -> dict:
+    """A finished run asked for again with other declarations (--allow-deviations,
+    --pretrained-equivalent): judged again from what its record holds, not trained again."""
+    profile = opts.profile
+    per_step = existing.get("images_per_step") or \
+        int(resolved.cfg.train_dataloader.batch_size) * opts.launch.processes
+    reproduction = judge_run(
+        row, profile, resolved, cfg_options=opts.cfg_options, annotations=annotations,
+        images_per_step=per_step, loaded=existing.get("pretrained"),
+        producers={e.row: store.get(e.row, profile.name, opts.seed) for e in row.edges},
+        allow_deviations=opts.allow_deviations, pretrained_equivalent=opts.pretrained_equivalent)
+    record = Record.from_dict(dict(existing, reproduction=reproduction, is_reproduction=
+                                   profile.is_reproduction and not reproduction["reasons"]))
+    store.write(record)
+    log(f"{row.id} [{profile.name}]: already done; judged again with the declarations asked for "
+        f"({'judged' if reproduction['judged'] else 'not judged'})")
+    return record.to_dict()
+
+
+def _warn_if_not_judged(row: Row, opts: RunOptions, resolved, annotations: dict, label: str,
+                        log) -> None:
+    """Say before hours of training what the record will say after them: the config and data
+    reasons (the weights are known once the worker has loaded them)."""
+    if not opts.profile.is_reproduction:
+        return
+    per_step = int(resolved.cfg.train_dataloader.batch_size) * opts.launch.processes
+    found = weightiest_first(config_reasons(row, resolved, opts.cfg_options, per_step)
+                             + data_reasons(resolved.cfg, annotations))
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        log(f"{label}: not a reproduction: {found[0]['text']}{more}; its numbers "
+            + ("will be judged anyway (--allow-deviations)" if opts.allow_deviations else
+               "will not be judged against the paper"))
+
+
 def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, annotations: dict,
                  outcome: WorkerOutcome, proposals: ProposalState | None, data_root: Path,
-                 started: str, wall: float) -> Record:
+                 started: str, wall: float, producers: dict[str, dict] | None = None) -> Record:
     cfg, profile, launch = resolved.cfg, opts.profile, opts.launch
     status, reason, metrics, na = outcome.status, outcome.reason, {}, []
     if status == "done":
@@ -116,16 +229,21 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
     env = outcome.environment or {}
     per_step = int(cfg.train_dataloader.batch_size) * int(env.get("world_size", launch.processes))
     own = cfg.get("harness") or {}
+    schedule, deviations = resolved.ran(per_step)      # what ran, after --cfg-options
+    reproduction = judge_run(
+        row, profile, resolved, cfg_options=opts.cfg_options, annotations=annotations,
+        images_per_step=per_step, loaded=outcome.pretrained, producers=producers or {},
+        allow_deviations=opts.allow_deviations, pretrained_equivalent=opts.pretrained_equivalent)
     return Record(
         row=row.id, table=row.table, row_name=row.name, profile=profile.name,
-        is_reproduction=profile.is_reproduction, seed=opts.seed, status=status, reason=reason,
+        is_reproduction=profile.is_reproduction and not reproduction["reasons"],
+        reproduction=reproduction, seed=opts.seed, status=status, reason=reason,
         metrics=metrics, metrics_na=na, raw_metrics=outcome.metrics,
         metric_source=metric_source(cfg),
         config={"row_config": str(row.config_path.relative_to(ROOT))
                 if row.config_path.is_relative_to(ROOT) else str(row.config_path),
                 "resolved": str(run.config), "hash": chash},
-        schedule=resolved.schedule.as_dict() if resolved.schedule else None,
-        deviations=resolved.deviations,
+        schedule=schedule, deviations=deviations, paper_deviations=declared_deviations(cfg),
         cfg_options={k: repr(v) for k, v in opts.cfg_options.items()},
         proposals=None if proposals is None else {
             "producer": row.proposals_from, "checkpoint_sha256": proposals.checkpoint_sha256,
@@ -135,11 +253,13 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
         iterations=outcome.iterations,
         # inference time per image on this run's device (a number for the record on a CPU)
         runtime=dict(outcome.runtime, device=env.get("device")) if outcome.runtime else None,
+        preflight=outcome.preflight,    # s/iter and peak memory (preflight profile)
         resumed=bool(outcome.resumed_from_iteration),
-        resumed_from_iteration=outcome.resumed_from_iteration,
+        resumed_from_iteration=outcome.resumed_from_iteration, lr_used=outcome.lr_used,
         images_per_batch=per_step * int(cfg.optim_wrapper.get("accumulative_counts", 1)),
         images_per_step=per_step,
         checkpoint=ckpt, checkpoint_sha256=file_sha256(Path(ckpt)) if ckpt else None,
+        pretrained=outcome.pretrained,
         data={"root": str(data_root), "annotations": annotations},
         code=provenance.git_state(), packages=provenance.package_versions(),
         host=provenance.host(), environment=env, launcher=launch.launcher,
@@ -197,17 +317,7 @@ def _slim(path: Path) -> None:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if set(ckpt) <= {"state_dict", "meta"}:
         return
-    with atomic_file(path) as tmp:
-        torch.save({k: ckpt[k] for k in ("state_dict", "meta") if k in ckpt}, tmp)
-
-
-def _resumable(run: RunDir, chash: str, existing: dict | None) -> bool:
-    """An unfinished attempt of the same config with a checkpoint: continue it, don't restart."""
-    if existing is not None and existing.get("status") == "done":
-        return False
     try:
-        from mmengine.config import Config
-        old = config_hash(Config.fromfile(str(run.config), import_custom_modules=False))
-    except Exception:  # noqa: BLE001 - no (readable) earlier config: nothing to resume
-        return False
-    return old == chash and (run.work / "last_checkpoint").exists()
+        save_torch_atomic({k: ckpt[k] for k in ("state_dict", "meta") if k in ckpt}, path)
+    except OSError:
+        pass    # no room for the slim copy (a full disk): the full checkpoint stays, as good

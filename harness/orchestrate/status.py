@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from harness.errors import HarnessError
 from harness.orchestrate.adopt import Tracked, settle, track
-from harness.orchestrate.locks import is_locked
+from harness.orchestrate.locks import is_locked, lock_path
+from harness.orchestrate.ownership import Attempt, read_holder
 from harness.orchestrate.plan import plan
 from harness.orchestrate.progress import last_error, last_progress
+from harness.orchestrate.resume import last_outcome, resume_point
 from harness.paper.rows import Row
-from harness.store import RunDir, Status, Store
+from harness.report.verdict import judgement_mark
+from harness.store import BadRecord, RunDir, Status, Store
+from harness.worker.device_check import setup_failure
 
 
 def _live(t: Tracked, log_path) -> tuple[Status, str]:
@@ -23,8 +27,9 @@ def _live(t: Tracked, log_path) -> tuple[Status, str]:
 
 
 def _rerun(run: RunDir) -> str:
-    ckpt = run.last_checkpoint()
-    return f"a re-run resumes it from {ckpt.name}" if ckpt else "a re-run starts it over"
+    it = resume_point(run)
+    return f"a re-run resumes it from {run.last_checkpoint().name}" if it is not None \
+        else "a re-run starts it over"
 
 
 def _blocked(row: Row, states: dict, tracked: dict) -> str | None:
@@ -68,8 +73,11 @@ def row_state(store: Store, row: Row, profile: str, seed: int,
             return Status.PENDING, f"the same run as {row.same_as}: its job writes this record"
         return _live(t, run.log)
     if is_locked(store.root, row.id, profile, seed):
-        return Status.RUNNING, last_progress(run.log) or "starting"
-    rec = store.get(row.id, profile, seed)
+        return Status.RUNNING, _running(store, row, profile, seed, run)
+    rec = store.get_or_bad(row.id, profile, seed)
+    if isinstance(rec, BadRecord):
+        return Status.CORRUPT, (f"{rec.path}: {rec.reason}; a re-run starts the row over (the "
+                                "old run goes to results/archive/)")
     if t is not None and t.job.kind == "row" and t.state.state != "COMPLETED" and (
             rec is None or rec.get("slurm_job") != t.job.job_id):
         return _ended_job(store, row, t, states, tracked)
@@ -78,12 +86,23 @@ def row_state(store: Store, row: Row, profile: str, seed: int,
         return Status.STOPPED, f"the same run as {row.same_as}, which was stopped"
     if rec is not None and rec.get("status") == Status.DONE:
         extra = " (resumed)" if rec.get("resumed") else ""
+        mark = judgement_mark(rec)
+        extra += f" ({mark})" if mark else ""
         return Status.DONE, f"{rec.get('finished_at', '')}{extra}"
+    setup = setup_failure(run.path)   # its last attempt's set-up failure (no record was written)
+    if setup:
+        return Status.FAILED, f"set-up: {setup}"
+    if Attempt.read(run) is not None and (outcome := last_outcome(run)) is not None:
+        return Status.PENDING, (f"its worker finished ({outcome.status}) after its harness "
+                                "stopped; a re-run records the outcome")
+    # No record, or a failed one without an outcome (its worker was killed): a checkpoint that
+    # a re-run continues from makes the row stopped, not failed.
+    killed = rec is None or not run.outcome.exists()
+    if killed and (it := resume_point(run)) is not None:
+        return Status.STOPPED, f"at iteration {it}, checkpoint {run.last_checkpoint().name} " \
+                               "(a re-run resumes)"
     if rec is not None and rec.get("status") == Status.FAILED:
         return Status.FAILED, rec.get("reason") or "unknown reason"
-    if rec is None and (run.work / "last_checkpoint").exists():
-        name = run.last_checkpoint().name if run.last_checkpoint() else "a checkpoint"
-        return Status.STOPPED, f"interrupted at {name}; a re-run resumes it"
     blocked = _blocked(row, states, tracked)
     return (Status.BLOCKED, blocked) if blocked else (Status.PENDING, "")
 
@@ -105,6 +124,19 @@ def dump_state(store: Store, t: Tracked, producer: tuple[Status, str]) -> tuple[
         return Status.STOPPED, "its SLURM job was cancelled"
     why = last_error(run.dump_job_log, run.dump_log)
     return Status.FAILED, f"SLURM job {t.job.job_id} {t.state.state}" + (f": {why}" if why else "")
+
+
+def _running(store: Store, row: Row, profile: str, seed: int, run) -> str:
+    """`(pid N) <progress>`; an orphan (a worker whose sweep died) is said to be one."""
+    holder = read_holder(lock_path(store.root, row.id, profile, seed))
+    progress = last_progress(run.log) or "starting"
+    if holder is None:
+        return progress
+    text = f"(pid {holder.pid}) {progress}"
+    if holder.orphaned:
+        text += (f"; orphaned: its harness (pid {holder.harness_pid}) is gone, a re-run waits "
+                 "for it and records its outcome")
+    return text
 
 
 def render_status(store: Store, rows: list[Row], profile: str, seed: int = 0) -> str:

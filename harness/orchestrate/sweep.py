@@ -53,15 +53,17 @@ def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: 
     proposals = None
     if row.proposals_from:
         # One dump per producer even when several consumers start at once.
-        with row_lock(store.root, row.proposals_from, profile, opts.seed, log=lambda *_: None):
+        with row_lock(store.root, row.proposals_from, profile, opts.seed,
+                      log=lambda *_: None) as lock:
             proposals = check(store, row.proposals_from, profile, opts.seed, data_root)
             if proposals.status != "fresh":
                 log(f"  proposals of {row.proposals_from}: {proposals.status} ({proposals.reason})")
-                try:
+                try:   # the dump worker shares the producer's lock, as a row's worker does
                     proposals = dump(store, row.proposals_from, profile, opts.seed, data_root,
                                      opts.launch,
                                      lambda cmd, path, label: launch_and_follow(
-                                         cmd, path, label, log, threads=opts.worker_threads),
+                                         cmd, path, label, log, threads=opts.worker_threads,
+                                         lock=lock),
                                      log)
                 except HarnessError as exc:
                     return _blocked(row, profile, str(exc))

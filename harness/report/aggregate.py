@@ -8,7 +8,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from harness.report.verdict import may_judge
+from harness.report.verdict import may_judge, reasons
+from harness.config.profiles import PROFILES
 from harness.paper.rows import Table
 
 
@@ -51,6 +52,18 @@ class Group:
     @property
     def judged(self) -> bool:
         return may_judge(self.records)
+
+    @property
+    def reasons(self) -> list[dict]:
+        """Why these runs are not the paper's experiment: the reasons of the first run that has
+        any (with --allow-deviations, the group is judged and these go beside its verdicts)."""
+        return next((found for r in self.records if (found := reasons(r))), [])
+
+    @property
+    def reproduction_profile(self) -> bool:
+        """A `paper`-profile group, judged or not (smoke groups are pipeline checks)."""
+        p = PROFILES.get(self.profile)
+        return bool(p and p.is_reproduction)
 
     def cell(self, metric: str) -> Cell | None:
         """None when no run of this group finished."""

@@ -25,7 +25,8 @@ def _style(g: Group) -> dict:
     if g.judged:
         return dict(color=JUDGED_C, label=f"measured ({g.profile})")
     return dict(color="white", edgecolor=SMOKE_C, hatch="////",
-                label=f"measured ({g.profile}: pipeline check, not judged)")
+                label=f"measured ({g.profile}: " + ("not a reproduction, " if g.reproduction_profile
+                                                    else "pipeline check, ") + "not judged)")
 
 
 def _page(title: str, caption: str) -> Figure:
@@ -126,7 +127,8 @@ def scatter(tables: dict[str, Table], groups: dict, tol: float) -> Figure | None
     fig = _page("Every published number against its measurement",
                 f"One point per row x metric x profile (mean over seeds). Grey band: within "
                 f"±{tol:g} points of the paper (the report's tolerance). Filled: reproduction "
-                "runs; hollow: smoke (pipeline check on synthetic data, not judged).")
+                "runs; hollow: not judged (smoke pipeline checks, and paper-profile runs that are "
+                "not reproductions).")
     ax = fig.add_axes((0.25, 0.13, 0.5, 0.75))
     hi = max(max(p[1], p[2]) for p in pts) * 1.05 + 2
     xs = np.linspace(0, hi, 50)
@@ -140,7 +142,7 @@ def scatter(tables: dict[str, Table], groups: dict, tol: float) -> Figure | None
             if sel:
                 ax.scatter([p[1] for p in sel], [p[2] for p in sel], s=22, linewidths=1,
                            facecolors=c if judged else "none", edgecolors=c,
-                           label=f"{names[ti]} ({'reproduction' if judged else 'smoke'})")
+                           label=f"{names[ti]} ({'reproduction' if judged else 'not judged'})")
     ax.set_xlim(0, hi)
     ax.set_ylim(0, hi)
     ax.set_aspect("equal")
@@ -163,7 +165,8 @@ def sizes(table: Table, groups: dict) -> Figure | None:
         return None
     fig = _page(f"{table.id}: {size_metrics[0].split('_')[0]} by object size, pyramid variants",
                 "Rows with a lateral and/or top-down pathway. Published vs measured per size "
-                "bucket; hatched: smoke profile (pipeline check, not judged).")
+                "bucket; hatched: not judged (smoke pipeline checks, runs that are not "
+                "reproductions).")
     axes = _grid(fig, len(rows))
     labels = [m.split("@")[0] for m in size_metrics]
     for ax, r in zip(axes, rows):

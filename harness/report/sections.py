@@ -4,6 +4,7 @@ from __future__ import annotations
 from harness.report.aggregate import get, lines as str_list
 from harness.report.claims import FAILS, HOLDS, ClaimResult
 from harness.report.doc import Heading, Para, TableBlock, to_markdown
+from harness.report.fidelity_notes import claim_text, claims_intro, paper_delta_text
 
 
 # ---- claims ---------------------------------------------------------------------------------
@@ -22,19 +23,12 @@ def claim_blocks(results: list[ClaimResult], tol: float) -> list:
         c = r.claim
         meas = (f"{r.measured_delta:+.1f}" if r.measured_delta is not None else
                 f"({r.info_delta:+.1f} smoke)" if r.info_delta is not None else "-")
-        rows.append([c.quote, c.section, f"{_short(c.a)} vs {_short(c.b)}", c.metric,
-                     f"{c.paper_delta:+.1f}",
+        rows.append([claim_text(c), c.section, f"{_short(c.a)} vs {_short(c.b)}", c.metric,
+                     paper_delta_text(c),
                      meas, r.rule, r.runs, r.verdict, r.note])
         shades.append([None] * 8 + [{HOLDS: "holds", FAILS: "fails"}.get(r.verdict, "not_enough"),
                                     None])
-    intro = ("Each claim compares two rows on one metric; delta = A - B, means over seeds, "
-             "`paper`-profile runs only (smoke deltas appear in parentheses, for information). "
-             f"Rules, with tolerance {tol:g}: a stated gain d holds if delta >= d - {tol:g}; a "
-             f"round or qualitative gap ('10 points', 'far behind') if delta >= 0.8 d - {tol:g}; "
-             f"a direction ('marginally', 'a small margin') if delta > 0; 'no advantage' if "
-             f"delta <= {tol:g}; 'largely unchanged' if |delta| <= {tol:g}. A verdict whose "
-             "margin to its threshold is smaller than the run-to-run spread says so. Literature "
-             "rows (He et al., SharpMask) enter with their published numbers.")
+    intro = claims_intro(tol)
     return [Heading("Claims", 2), Para(intro, small=True),
             TableBlock(header, rows, shades, widths=[4, .5, 1.2, 1, 1, 1, 1, 1, 1, 3])]
 

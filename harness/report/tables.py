@@ -3,8 +3,10 @@
 
 Cells read `published / measured / delta verdict`. The verdict is `within` when |delta| <= the
 tolerance (harness/report/verdict.py) and `outside` otherwise, but only
-for reproduction profiles: a smoke number reads `smoke (not judged)` and is labelled a pipeline
-check. CocoMetric's -1 (no objects in a size bucket) is `n/a`; a row without a record is
+for reproductions: a smoke number reads `smoke (not judged)` and is labelled a pipeline
+check; a paper-profile run that is not a reproduction (shortened, a subset, other weights: its
+record's `reproduction.reasons`) reads `not judged [n]`, note [n] giving its first reason. A run
+judged anyway (--allow-deviations) has its reasons in a note beside every verdict. CocoMetric's -1 (no objects in a size bucket) is `n/a`; a row without a record is
 `not run`, never a number. Unreadable records are reported by name and skipped."""
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from harness.paper.others import Others, load_others
 from harness.paper.rows import Table, load_tables
 from harness.report.aggregate import Cell, Group, get, group_records, lines as str_list
 from harness.report.doc import Bullets, Heading, Para, TableBlock, to_markdown
+from harness.report.fidelity_notes import deviation_footnotes
 from harness.report.verdict import Verdict, judge, tolerance_for
 
 TITLE = "FPN reproduction report"
@@ -42,7 +45,8 @@ def cell_verdict(published, cell: Cell | None, group: Group, tol: float) -> tupl
     if published is None:
         return Verdict.NOT_PUBLISHED, str(Verdict.NOT_PUBLISHED)
     if not group.judged:
-        return Verdict.NOT_JUDGED, f"{group.profile} (not judged)"
+        return Verdict.NOT_JUDGED, str(Verdict.NOT_JUDGED) if group.reproduction_profile \
+            else f"{group.profile} (not judged)"
     verdict = judge(published, cell.mean, tol)
     words = str(verdict)
     if cell.std is not None and abs(abs(cell.mean - published) - tol) < cell.std:
@@ -66,6 +70,24 @@ def _profile_note(profile: str) -> str:
         return f"profile '{profile}' (unknown: not judged)"
     return "as published (reproduction)" if p.is_reproduction else \
         f"{profile}: pipeline check, not a reproduction"
+
+
+def _judgement_note(g: Group, row, notes: list[str]) -> str:
+    """A paper-profile group that is not a reproduction: its first reason in a note, the mark
+    its cells carry ("not judged [n]"); judged anyway (--allow-deviations): every reason, beside
+    every verdict. "" for reproductions and pipeline checks (their profile says it)."""
+    found = g.reasons
+    if not g.reproduction_profile or not found or not g.done:
+        return ""
+    if g.judged:
+        notes.append(f"[{len(notes) + 1}] ({row.letter}) {g.profile}: judged with deviations "
+                     "(--allow-deviations), not a reproduction: "
+                     + "; ".join(r["text"] for r in found))
+    else:
+        more = f" (and {len(found) - 1} more in its record)" if len(found) > 1 else ""
+        notes.append(f"[{len(notes) + 1}] ({row.letter}) {g.profile}: not judged, not a "
+                     f"reproduction: {found[0]['text']}{more}")
+    return f" [{len(notes)}]"
 
 
 def _seeds(recs: list[dict]) -> str:
@@ -116,6 +138,11 @@ def _unrun(table: Table, row) -> tuple[list[str], list, str]:
 def _group_status(g: Group, row, notes: list[str]) -> str:
     """The status column of one profile's runs of a row; its run notes go to `notes`."""
     status = _profile_note(g.profile)
+    if g.reproduction_profile and g.reasons:
+        status = ("paper profile with deviations (judged: --allow-deviations)" if g.judged else
+                  "paper profile, not a reproduction: not judged")
+    elif g.reproduction_profile and not g.judged:
+        status = "paper profile, not judged (its record says it is not a reproduction)"
     source = g.alias_of or next((r["same_as"] for r in g.records if r.get("same_as")), None)
     if source:   # the paper's 3(c) is 2(c)'s model: same runs, not an extra replication
         status += f"; the runs of {source} (same model)"
@@ -138,7 +165,7 @@ def _group_status(g: Group, row, notes: list[str]) -> str:
     return status
 
 
-def _metric_cells(table: Table, row, g: Group, tol: float) -> tuple[list[str], list]:
+def _metric_cells(table: Table, row, g: Group, tol: float, mark: str = "") -> tuple[list[str], list]:
     if not g.done:
         return ([f"{_num(row.published[m])} / failed" if row.published[m] is not None else "-"
                  for m in table.metrics], ["failed"] * len(table.metrics))
@@ -150,6 +177,8 @@ def _metric_cells(table: Table, row, g: Group, tol: float) -> tuple[list[str], l
             shades.append(None)
             continue
         verdict, words = cell_verdict(pub, g.cell(m), g, tolerance_for(table, row, m, tol))
+        if verdict in (Verdict.WITHIN, Verdict.OUTSIDE, Verdict.NOT_JUDGED):
+            words += mark
         cells.append(_cell_text(pub, g.cell(m), words))
         shades.append(SHADE.get(verdict))
     return cells, shades
@@ -186,8 +215,9 @@ def table_blocks(table: Table, groups: dict, tol: float, others: Others | None =
             if g is None:
                 (cells, cell_shades, status), profile = _unrun(table, row), "-"
             else:
+                mark = _judgement_note(g, row, notes)
                 status, profile = _group_status(g, row, notes), g.profile
-                cells, cell_shades = _metric_cells(table, row, g, tol)
+                cells, cell_shades = _metric_cells(table, row, g, tol, mark)
             rt = [_runtime_text(row, g, paper_rt)] if has_rt else []
             rows.append([label] + cols + cells + rt + extra + [profile, status])
             shades.append([None] * (1 + len(cols)) + cell_shades + [None] * (len(rt) + len(extra) + 2))
@@ -197,8 +227,9 @@ def table_blocks(table: Table, groups: dict, tol: float, others: Others | None =
 def _table_frame(table, groups, tol, anchors, others, sources, header, rows, shades, notes) -> list:
     """The table with its heading, legend and notes."""
     intro = ("Cells: published / measured / delta (measured - published) and the verdict: within "
-             f"±{tol:g} points, outside, not run, n/a, or not judged for non-reproduction "
-             "profiles. In percent; several runs show mean ±std (n).")
+             f"±{tol:g} points, outside, not run, n/a, or not judged for runs that are not "
+             "reproductions (a smoke profile, or a paper-profile run that its record says is "
+             "not one: the note gives why). In percent; several runs show mean ±std (n).")
     if anchors:
         intro += (" #anchors: published / computed from the row's anchor generator at the "
                   "paper's 800 x 1000 input.")
@@ -207,7 +238,7 @@ def _table_frame(table, groups, tol, anchors, others, sources, header, rows, sha
         blocks.append(Para(table.note, small=True))
     blocks += [Para(intro, small=True), TableBlock(header, rows, shades)]
     unjudged = {g.profile for r in table.rows.values() for g in groups.get(r.id, {}).values()
-                if not g.judged}
+                if not g.judged and not g.reproduction_profile}
     notes += [f"{p} profile, on every {p} number above: "
               f"{PROFILES[p].description if p in PROFILES else 'unknown profile'}"
               for p in sorted(unjudged)]
@@ -215,6 +246,7 @@ def _table_frame(table, groups, tol, anchors, others, sources, header, rows, sha
         notes.append("Other reproductions: " + "; ".join(
             f"{s}: {others.sources[s].get('title', s)}" for s in sources) +
             " (sources at the end of the report). Shown for context, never judged.")
+    notes += deviation_footnotes(table, groups)
     if notes:
         blocks.append(Bullets(notes))
     return blocks

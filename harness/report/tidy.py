@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.report.aggregate import get, lines
 from harness.paper.constants import DEFAULT_TOLERANCE
-from harness.report.verdict import Verdict, judge, may_judge, tolerance_for
+from harness.report.verdict import Verdict, judge, may_judge, reasons, tolerance_for
 from harness.paper.rows import load_tables
 from harness.store import write_text_atomic
 
@@ -19,7 +19,8 @@ TIDY_COLUMNS = [
     "config_hash", "git_commit", "git_dirty", "mmdet", "mmcv", "mmengine", "torch",
     "device", "num_gpus", "world_size", "launcher", "images_per_batch", "iterations", "resumed",
     "deviations", "seconds_per_image", "wall_time_s", "gpu_hours", "data_root",
-    "ann_train_sha256_16", "ann_test_sha256_16", "started_at", "finished_at"]
+    "ann_train_sha256_16", "ann_test_sha256_16", "started_at", "finished_at",
+    "judged", "reproduction_reasons"]
 
 
 def _verdict(r, pub, meas, tol) -> Verdict:
@@ -46,7 +47,9 @@ def tidy_rows(records: list[dict], tolerance: float = DEFAULT_TOLERANCE) -> list
         rt = r.get("runtime") if isinstance(r.get("runtime"), dict) else {}
         base = {
             "row": r["row"], "table": tid, "row_name": row.name, "profile": r["profile"],
-            "is_reproduction": may_judge([r]), "seed": r.get("seed", 0), "status": r.get("status"),
+            # judged: may enter verdicts; a reproduction: judged with no reason against it
+            "is_reproduction": may_judge([r]) and not reasons(r), "judged": may_judge([r]),
+            "reproduction_reasons": "; ".join(x["text"] for x in reasons(r)), "seed": r.get("seed", 0), "status": r.get("status"),
             "reason": r.get("reason"), "same_as": r.get("same_as"),
             "config_hash": get(r, "config", "hash"), "git_commit": get(r, "code", "commit"),
             "git_dirty": get(r, "code", "dirty"),

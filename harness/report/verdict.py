@@ -31,15 +31,57 @@ class Verdict(str, Enum):
 
 
 def may_judge(records: list[dict]) -> bool:
-    """Runs may be judged against the paper only under a reproduction profile, and only if none
-    of their records says it is not a reproduction."""
+    """Runs may be judged against the paper only under a reproduction profile, and only if every
+    record says so: `reproduction.judged`, decided when the record was written (profile, the
+    audit of the run's own config, full-size COCO, the published backbone weights, its
+    producers: harness/orchestrate/reproduction.py). A record written before that check
+    existed has no `reproduction`; its `is_reproduction` decides."""
     if not records:
         return False
     for r in records:
         p = PROFILES.get(r.get("profile"))
-        if not (p and p.is_reproduction and r.get("is_reproduction", True) is not False):
+        if not (p and p.is_reproduction):
+            return False
+        rep = r.get("reproduction")
+        if isinstance(rep, dict):
+            if rep.get("judged") is not True:
+                return False
+        elif r.get("is_reproduction", True) is False:
             return False
     return True
+
+
+def reasons(record: dict) -> list[dict]:
+    """Why a run is not the paper's experiment ({kind, text} each, first the one to show),
+    tolerating records from disk with junk in the field."""
+    rep = record.get("reproduction")
+    found = rep.get("reasons") if isinstance(rep, dict) else None
+    out = []
+    for x in found if isinstance(found, list) else []:
+        if isinstance(x, dict):
+            out.append({"kind": str(x.get("kind", "setting")), "text": str(x.get("text", "?"))})
+        elif isinstance(x, str):
+            out.append({"kind": "setting", "text": x})
+    return out
+
+
+def allowed_deviations(record: dict) -> list[dict]:
+    """The reasons of a run judged anyway (--allow-deviations): they go beside every verdict
+    it enters. Empty for a reproduction and for a run that is not judged."""
+    return reasons(record) if may_judge([record]) else []
+
+
+def judgement_mark(record: dict) -> str:
+    """How `status`, `list` and `run` mark a paper-profile run that is not a reproduction:
+    "not judged: <first reason>", or "judged with deviations" (--allow-deviations); "" for a
+    reproduction and for other profiles (their name says it)."""
+    p = PROFILES.get(record.get("profile"))
+    found = reasons(record)
+    if not (p and p.is_reproduction) or record.get("status") != "done":
+        return ""
+    if not may_judge([record]):
+        return "not judged: " + (found[0]["text"] if found else "its record says it is not a reproduction")
+    return "judged with deviations (--allow-deviations): " + found[0]["text"] if found else ""
 
 
 def judge(published: float, measured: float, tol: float) -> Verdict:

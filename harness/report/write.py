@@ -13,53 +13,88 @@ from harness.paper.others import load_others
 from harness.paper.rows import Table, load_tables
 from harness.report import plots
 from harness.report.aggregate import group_records
-from harness.report.claims import FAILS, HOLDS, NOT_ENOUGH, evaluate_all
+from harness.report.claims import FAILS, HOLDS, NOT_ENOUGH, SERVER_ONLY, evaluate_all
 from harness.report.doc import Bullets, FigureBlock, Heading, Para, to_markdown
 from harness.report.sections import claim_blocks, runs_blocks
 from harness.report.tables import TITLE, cell_verdict, table_blocks
 from harness.report.tidy import write_tidy_csv
-from harness.report.verdict import Verdict, tolerance_for
+from harness.report.verdict import Verdict, may_judge, reasons, tolerance_for
+from harness.store.record import REASON_KINDS
 from harness.store import Store, atomic_file, write_text_atomic
 
 
 # ---- the whole report -------------------------------------------------------------------------
 
+def _apart(records) -> list[str]:
+    """Finished paper-profile runs that are not reproductions, counted apart by their first
+    reason ("3 paper-profile runs not judged: schedule changed"), and those judged anyway."""
+    unjudged, allowed = Counter(), 0
+    for r in records:
+        p = PROFILES.get(r["profile"])
+        if not (p and p.is_reproduction) or r.get("status") != "done" or r.get("same_as"):
+            continue   # an alias row is its source's run: counted once
+        found = reasons(r)
+        if may_judge([r]):
+            allowed += bool(found)
+        else:
+            unjudged[REASON_KINDS.get(found[0]["kind"], found[0]["kind"]) if found
+                     else "their records say they are not reproductions"] += 1
+    out = []
+    if unjudged:
+        n = sum(unjudged.values())
+        why = next(iter(unjudged)) if len(unjudged) == 1 else \
+            ", ".join(f"{k} {c}" for k, c in unjudged.most_common())
+        out.append(f"{n} paper-profile run{'s' * (n != 1)} not judged: {why} (their numbers are "
+                   "shown, marked not judged; the notes under each table say why).")
+    if allowed:
+        out.append(f"{allowed} paper-profile run{'s' * (allowed != 1)} judged with deviations "
+                   "(--allow-deviations): not reproductions; their reasons are beside each verdict.")
+    return out
+
+
 def _summary(records, groups, tables, results, tol, problems) -> list:
     by_profile = Counter((r["profile"], r.get("status")) for r in records)
-    judged_runs = sum(n for (p, s), n in by_profile.items()
-                      if PROFILES.get(p) and PROFILES[p].is_reproduction)
+    judged_runs = sum(1 for r in records if may_judge([r]))
     verdicts = Counter()
     for t in tables.values():
         for row in t.rows.values():
             if row.literature:
                 continue
             g = next((g for g in groups.get(row.id, {}).values() if g.judged), None)
+            # measured by a paper-profile run that is not a reproduction: not judged, not "not run"
+            apart = any(g.reproduction_profile and g.done for g in groups.get(row.id, {}).values())
             for m in t.local_metrics:
                 if row.published[m] is None:
                     continue
                 verdicts[cell_verdict(row.published[m], g.cell(m), g,
                                       tolerance_for(t, row, m, tol))[0]
-                         if g else Verdict.NOT_RUN] += 1
+                         if g else Verdict.NOT_JUDGED if apart else Verdict.NOT_RUN] += 1
     claims = Counter(r.verdict for r in results)
     runs = ", ".join(f"{n} {p} {s}" for (p, s), n in sorted(by_profile.items())) or "none"
     gpu_h = sum(r.get("gpu_hours") or 0 for r in records
                 if isinstance(r.get("gpu_hours"), (int, float)) and not r.get("same_as"))
     out = [Heading(TITLE, 1),
            Para("Lin et al., *Feature Pyramid Networks for Object Detection*, CVPR 2017, against "
-                "runs of this harness (MMDetection 3.3.0). Only numbers from the `paper` profile are "
-                "reproductions; `smoke` numbers check the pipeline on synthetic data and are "
+                "runs of this harness (MMDetection 3.3.0). Only `paper`-profile runs whose "
+                "records say they are reproductions (full schedule, full COCO, the published "
+                "ImageNet weights, no undeclared change: the README's \"What its numbers "
+                "mean\") are judged; `smoke` numbers check the pipeline on synthetic data and are "
                 "never judged against the paper.")]
     if judged_runs == 0:
         out.append(Para("**No reproduction runs yet: every measured number below comes from a "
-                        "non-reproduction profile (smoke: a pipeline check). No cell and no "
-                        "claim is judged on it.**"))
+                        "run that is not a reproduction (smoke: a pipeline check; paper-profile "
+                        "runs whose notes say why). No cell and no claim is judged on it.**"))
     out.append(Heading("At a glance", 2))
     out.append(Bullets([
         f"Claims: {claims.get(HOLDS, 0)} hold, {claims.get(FAILS, 0)} fail, "
-        f"{claims.get(NOT_ENOUGH, 0)} not enough data (of {len(results)}).",
+        f"{claims.get(NOT_ENOUGH, 0)} not enough data, {claims.get(SERVER_ONLY, 0)} COCO server "
+        f"only (of {len(results)}).",
         f"Published numbers (reproduction runs): {verdicts[Verdict.WITHIN]} within ±{tol:g}, "
         f"{verdicts[Verdict.OUTSIDE]} outside, {verdicts[Verdict.NOT_RUN]} not run, "
-        f"{verdicts[Verdict.NA]} n/a.",
+        f"{verdicts[Verdict.NA]} n/a"
+        + (f", {verdicts[Verdict.NOT_JUDGED]} measured but not judged" if verdicts[Verdict.NOT_JUDGED]
+           else "") + ".",
+        *_apart(records),
         f"Runs in the store: {runs}; GPU-hours {gpu_h:.1f} (aliases not counted twice).",
         f"Tolerance: ±{tol:g} points per number (`harness report --tolerance`).",
     ] + ([f"{len(problems)} record(s) skipped: see 'Skipped records' at the end."]

@@ -9,12 +9,17 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.store.atomic import write_json_atomic
+
+# A worker whose environment cannot run the row (harness/worker/device_check.py): reported as a
+# one-line error, never as a record of the row.
+SETUP_FAILED = "setup_failed"
 
 
 @dataclass
 class WorkerOutcome:
-    status: str                                  # "done" or "failed"
+    status: str                                  # "done", "failed" or SETUP_FAILED
     reason: str | None = None                    # one line, when failed
     metrics: dict = field(default_factory=dict)  # the evaluator's keys, fractions
     test_dev: dict | None = None
@@ -25,6 +30,8 @@ class WorkerOutcome:
     train_test_seconds: float | None = None
     lr_used: dict | None = None                  # first / peak / last LR MMEngine used
     preflight: dict | None = None                # --preflight: s/iter, peak memory
+    pretrained: list | None = None               # checkpoints init loaded: source, path, sha256
+    diverged_at_iteration: int | None = None     # a NaN/inf loss or weights: resume refused
 
     def write(self, path: Path) -> None:
         write_json_atomic(path, asdict(self))
@@ -36,11 +43,16 @@ class WorkerOutcome:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError):
-            return cls("failed", f"worker exited with code {exit_code} without an outcome (killed?)")
+            if exit_code < 0:
+                return cls("failed", f"worker killed by signal {-exit_code} before it wrote an outcome")
+            return cls("failed", f"worker exited with code {exit_code} without an outcome "
+                       "(killed, or it could not write one: see its log)")
         known = {f.name for f in fields(cls)}
         outcome = cls(**{k: v for k, v in data.items() if k in known}) \
             if isinstance(data, dict) and isinstance(data.get("status"), str) \
             else cls("failed", f"{path} is not a worker outcome")
+        if outcome.status == SETUP_FAILED:   # the environment, not the row: no record
+            raise HarnessError(f"set-up failed: {outcome.reason} (log: {Path(path).parent / 'worker.log'})")
         if exit_code != 0 and outcome.status == "done":
             return cls("failed", f"worker exited with code {exit_code}")
         return outcome

@@ -21,9 +21,25 @@ class Status(str, Enum):
     FAILED = "failed"
     BLOCKED = "blocked"      # a producer it depends on failed
     STOPPED = "stopped"      # killed with a checkpoint: a re-run resumes it
+    CORRUPT = "corrupt"      # its record file cannot be read: a re-run starts it over
 
     def __str__(self) -> str:
         return self.value
+
+
+# reproduction.reasons[i].kind -> how "At a glance" sums up runs not judged for that reason
+# (harness/orchestrate/reproduction.py writes the reasons; the README's "What its numbers
+# mean" explains them).
+# In this order in a record: the first reason, the one a report shows, is the weightiest.
+REASON_KINDS = {
+    "profile": "not the paper profile",
+    "schedule": "schedule changed",
+    "data": "not full-size COCO",
+    "weights": "backbone weights not the published ones",
+    "producer": "built on runs that are not reproductions",
+    "setting": "settings differ from the paper",
+    "config": "config changed by --cfg-options",
+}
 
 
 class RecordError(ValueError):
@@ -38,7 +54,10 @@ class Record:
     table: str = ""
     row_name: str = ""
     seed: int = 0
-    is_reproduction: bool = False
+    is_reproduction: bool = False                         # no reason below: the paper's experiment
+    # judged (may enter verdicts and claims), reasons [{kind, text}], allow_deviations,
+    # pretrained_equivalent: decided when the record is written (harness/orchestrate/reproduction.py)
+    reproduction: dict | None = None
     reason: str | None = None
     metrics: dict = field(default_factory=dict)           # paper column -> percent (None: n/a)
     metrics_na: list = field(default_factory=list)        # columns without objects of that size
@@ -47,6 +66,7 @@ class Record:
     config: dict = field(default_factory=dict)            # row_config, resolved, hash
     schedule: dict | None = None
     deviations: list = field(default_factory=list)        # how this run departs from the paper
+    paper_deviations: dict | None = None                  # the resolved config's declarations
     cfg_options: dict = field(default_factory=dict)
     proposals: dict | None = None                         # producer, checkpoint_sha256, files
     init_from: dict | None = None                         # Table 5 steps 3-4
@@ -54,12 +74,15 @@ class Record:
     test_dev: dict | None = None                          # Table 4's result file
     iterations: int | None = None
     runtime: dict | None = None                           # inference s/image on this device
+    preflight: dict | None = None                         # --preflight: s/iter, peak memory
     resumed: bool = False
     resumed_from_iteration: int | None = None
+    lr_used: dict | None = None                           # first / peak / last LR MMEngine used
     images_per_batch: int | None = None
     images_per_step: int | None = None
     checkpoint: str | None = None
     checkpoint_sha256: str | None = None
+    pretrained: list | None = None                        # ImageNet files init loaded: source, path, sha256
     data: dict = field(default_factory=dict)              # root, annotations (sha256_16)
     code: dict = field(default_factory=dict)              # git commit, dirty
     packages: dict = field(default_factory=dict)

@@ -39,11 +39,16 @@ class Store:
         return path
 
     def get(self, row_id: str, profile: str, seed: int = 0) -> dict | None:
+        rec = self.get_or_bad(row_id, profile, seed)
+        return rec if isinstance(rec, dict) else None
+
+    def get_or_bad(self, row_id: str, profile: str, seed: int = 0) -> dict | BadRecord | None:
+        """The record, None if there is none, or the BadRecord saying why its file is unusable
+        (status and run report a corrupt record as such, not as a row never run)."""
         path = self.record_path(row_id, profile, seed)
         if not path.exists():
             return None
-        rec = load(path)
-        return rec if isinstance(rec, dict) else None
+        return load(path)
 
     def scan(self) -> tuple[list[dict], list[BadRecord]]:
         """All readable records, and the files that could not be read (reported, never fatal)."""

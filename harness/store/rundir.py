@@ -4,8 +4,9 @@
         record.json      the record (what reports read), written by the orchestrator
         config.py        the resolved MMDetection config the worker runs
         outcome.json     the worker's result (rank 0), read back by the orchestrator
+        attempt.json     a launched worker whose outcome is not yet a record, and what it ran
+                         with (orchestrate/ownership.py, orchestrate/finalize.py)
         worker.log       the worker's stdout/stderr (MMEngine's log lines: progress)
-        attempt.json     what the running attempt needs to become a record (orchestrate/finalize.py)
         slurm/           --launcher slurm: the row's job and its proposal dump's job, each as
                          <kind>.sbatch (the script), <kind>.json (job id, dependencies, whether
                          `harness cancel` stopped it: store/job.py) and <kind>.log (the job's
@@ -28,8 +29,8 @@ class RunDir:
     record = property(lambda self: self.path / "record.json")
     config = property(lambda self: self.path / "config.py")
     outcome = property(lambda self: self.path / "outcome.json")
-    log = property(lambda self: self.path / "worker.log")
     attempt = property(lambda self: self.path / "attempt.json")
+    log = property(lambda self: self.path / "worker.log")
     slurm = property(lambda self: self.path / "slurm")
     sbatch = property(lambda self: self.slurm / "row.sbatch")
     job = property(lambda self: self.slurm / "row.json")

@@ -31,9 +31,13 @@ def run(run: RunDir, launcher: str) -> int:
     from mmengine.config import Config
     from mmengine.runner import Runner
 
+    from harness.store.outcome import SETUP_FAILED
+    from harness.worker.device_check import SetupFailed, check_device
     from harness.worker.distributed import setup_distributed
-    from harness.worker.measure import environment, inference_time
+    from harness.worker.measure import (environment, inference_time, lr_used, preflight_measures,
+                                        track_trained_lr)
     from harness.worker.test_dev import run_test_dev
+    from harness.worker.weights import hashed, record_init_loads
 
     t0 = time.time()
     rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")))
@@ -44,14 +48,18 @@ def run(run: RunDir, launcher: str) -> int:
         cfg.resume = resumed_from is not None  # MMEngine then loads work_dir/last_checkpoint
         if cfg.resume:
             cfg.load_from = None  # else MMEngine would "resume" from an init_from checkpoint
+        device = check_device(cfg)   # seconds, not hours into the queue: mmcv ops, GPU driver
         setup_distributed(cfg, launcher)
         runner = Runner.from_cfg(cfg)
         rank = runner.rank
+        loaded = record_init_loads(runner)
         if test_only:
             # A merged model (Table 5): every weight must come from the merge, none left at init.
             runner.load_checkpoint(cfg.load_from, strict=True)
         else:
+            track_trained_lr(runner)
             runner.train()
+        lr = None if test_only else lr_used(runner)
         metrics = runner.test()
         runtime = inference_time(runner)   # before a test-dev pass adds its own timings
         test_dev = run_test_dev(runner, cfg, run)
@@ -59,14 +67,34 @@ def run(run: RunDir, launcher: str) -> int:
             WorkerOutcome(status="done", metrics={k: float(v) for k, v in metrics.items()},
                           test_dev=test_dev, iterations=runner.iter,
                           resumed_from_iteration=resumed_from, environment=environment(),
-                          runtime=runtime, train_test_seconds=time.time() - t0).write(run.outcome)
+                          runtime=runtime, lr_used=lr,
+                          preflight=preflight_measures(runner, cfg, device),
+                          train_test_seconds=time.time() - t0,
+                          pretrained=hashed(loaded)).write(run.outcome)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the record
-        traceback.print_exc()
+        setup = isinstance(exc, SetupFailed)   # its message is the one line, fix included
+        if setup:
+            print(f"harness.worker: set-up failed: {exc}", file=sys.stderr)
+        else:
+            traceback.print_exc()
         if rank == 0:
-            WorkerOutcome(status="failed", reason=one_line(exc),
-                          train_test_seconds=time.time() - t0).write(run.outcome)
+            write_failure(run, WorkerOutcome(
+                status=SETUP_FAILED if setup else "failed",
+                reason=str(exc) if setup else one_line(exc), train_test_seconds=time.time() - t0,
+                diverged_at_iteration=getattr(exc, "diverged_at_iteration", None)))
         return 1
+
+
+def write_failure(run: RunDir, outcome: WorkerOutcome) -> None:
+    """The failed outcome, or, when even that cannot be written (the disk that failed the run is
+    full), one line in the log saying so: the orchestrator then reports the missing outcome."""
+    try:
+        outcome.write(run.outcome)
+    except OSError as exc:
+        from harness.store.fs import describe
+        print(f"harness.worker: cannot write the outcome: {describe(exc)}; the run failed with "
+              f"{outcome.reason}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

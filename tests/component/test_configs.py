@@ -51,7 +51,7 @@ def test_paper_profile_states_section_4_1_and_5_1():
     assert cfg.param_scheduler[-1].milestones == [30000]
     assert cfg.train_dataloader.batch_size == 2                      # x 8 GPUs = 16
     resize = [s for s in cfg.train_dataloader.dataset.pipeline if s.type == "Resize"][0]
-    assert resize.scale == (1333, 800)
+    assert resize.scale == (1000, 800)                          # py-faster-rcnn MAX_SIZE 1000
     assert cfg.test_evaluator.metric == "proposal"
     assert tuple(cfg.test_evaluator.proposal_nums) == (100, 300, 1000)
     assert cfg.test_evaluator.ann_file == "/data/coco/annotations/instances_val2017.json"
@@ -89,23 +89,54 @@ def test_config_hash_ignores_where_but_not_what():
     assert config_hash(resolved("paper")) != a
 
 
-def test_every_runnable_row_config_builds_its_model():
+def expected_features(row, m) -> tuple[list[int] | None, list[int] | None, int]:
+    """What the heads of a row's model config consume: (feature strides exactly, feature
+    strides as a prefix (RoI levels), channels). Derived from the heads, not from the model."""
+    if m.type == "FPNSegmentProposer":          # Appendix A: P2..P6, d = 128
+        return [4, 8, 16, 32, 64], None, m.head.in_channels
+    rpn = m.get("rpn_head")
+    roi = m.roi_head.bbox_roi_extractor if m.get("roi_head") else None
+    exact = list(rpn.anchor_generator.strides) if rpn else None
+    if roi is not None and m.get("neck") is None:
+        exact = list(roi.featmap_strides)       # C4 / C5: the one map the RoIs pool from
+    channels = rpn.in_channels if rpn else roi.out_channels
+    return exact, list(roi.featmap_strides) if roi else None, channels
+
+
+RESNET_BLOCKS = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3]}
+
+
+@pytest.mark.parametrize("row", [r for r in all_rows() if r.runnable], ids=lambda r: r.id)
+def test_every_runnable_row_config_builds_the_model_its_heads_expect(row):
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.utils import import_modules_from_strings
     register_all_modules()
-    for row in [r for r in all_rows() if r.runnable]:
-        cfg = resolve_config(row, get_profile("smoke"), Path("/data"), Path("/tmp/w")).cfg
-        import_modules_from_strings(**cfg.custom_imports)   # as the worker's Config.fromfile does
-        model = MODELS.build(cfg.model)
-        model.eval()
-        with torch.no_grad():
-            feats = model.extract_feat(torch.zeros(1, 3, 256, 320))
-        strides = [256 // f.shape[-2] for f in feats]
-        if row.id == "table1.c":
-            assert strides == [4, 8, 16, 32, 64]
-            assert all(f.shape[1] == 256 for f in feats)
+    cfg = resolve_config(row, get_profile("smoke"), Path("/data"), Path("/tmp/w")).cfg
+    import_modules_from_strings(**cfg.custom_imports)   # as the worker's Config.fromfile does
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == cfg.model.type
+    # ResNet-101 where the paper's table (or the step's name) says so, ResNet-50 elsewhere
+    depth = 101 if "101" in row.id or row.columns.get("backbone") == "ResNet-101" else 50
+    blocks = [len(getattr(model.backbone, name)) for name in model.backbone.res_layers]
+    assert blocks == RESNET_BLOCKS[depth][:len(blocks)] and len(blocks) >= 3, (depth, blocks)
+    model.eval()
+    with torch.no_grad():
+        feats = model.extract_feat(torch.zeros(1, 3, 256, 320))
+    strides = [256 // f.shape[-2] for f in feats]
+    assert all(320 // f.shape[-1] == s for f, s in zip(feats, strides))
+    exact, prefix, channels = expected_features(row, cfg.model)
+    assert exact is not None or prefix is not None
+    if exact is not None:
+        assert strides == exact, (strides, exact)
+    if prefix is not None:
+        assert strides[:len(prefix)] == prefix, (strides, prefix)
+    if cfg.model.get("neck") is not None and cfg.model.neck.get("num_outs") is not None:
+        assert len(strides) == cfg.model.neck.num_outs
+    assert all(f.shape[1] == channels for f in feats), ([f.shape[1] for f in feats], channels)
+    if row.id == "table1.c":                    # Sec. 4.1: P2..P6 at 256 channels
+        assert strides == [4, 8, 16, 32, 64] and channels == 256
 
 
 def test_pretrained_goes_only_to_backbones_of_its_depth():

@@ -1,40 +1,43 @@
 """A SLURM job that ended without writing its record is finalised by whoever asks next
-(adopt.settle -> finalize, the same finalisation the job runs itself): from the attempt the job
-wrote before its worker started, the worker's outcome if it left one, else SLURM's state and the
+(adopt.settle -> finalize.finalize_ended -> row.record_attempt, the record-making the job runs
+itself): from the attempt the job wrote before its worker started (ownership.py's attempt.json,
+with the options it ran with), the worker's outcome if it left one, else SLURM's state and the
 log's last error. A cancelled job leaves no record (the row is stopped), an attempt of another
-job is never finalised as this one's, and a record is written once."""
+job or of another config is never finalised as this one's, and a record is written once (the
+attempt is gone with it, as after any record: ownership.py)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.config.profiles import get_profile
-from harness.config.resolve import config_hash, resolve_config
 from harness.orchestrate.adopt import Tracked, settle
-from harness.orchestrate.finalize import Attempt
+from harness.orchestrate.finalize import attempt_options
 from harness.orchestrate.launch import Launch
 from harness.orchestrate.options import RunOptions
+from harness.orchestrate.ownership import Attempt, start_attempt
+from harness.orchestrate.row import _prepare
 from harness.orchestrate.slurm import JobState
 from harness.paper.rows import get_row
 from harness.store import Store, SubmittedJob, WorkerOutcome
 
 
-def started_attempt(store: Store, synth_root, monkeypatch, job_id: str) -> Tracked:
+def started_attempt(store: Store, synth_root, job_id: str) -> Tracked:
     """What the job of table1.c leaves once its worker started: config, attempt, job file."""
     row, profile = get_row("table1.c"), get_profile("smoke")
-    run = store.run(row.id, profile.name, 0)
-    resolved = resolve_config(row, profile, synth_root, run.work, processes=2)
-    run.path.mkdir(parents=True, exist_ok=True)
-    resolved.cfg.dump(str(run.config))
     opts = RunOptions(profile=profile, data_root=synth_root, cfg_options={"train_cfg.max_iters": 4},
                       launch=Launch("slurm", 2, inside_job=True))
-    monkeypatch.setenv("SLURM_JOB_ID", job_id)
-    Attempt.begin(run, row, opts, resolved, config_hash(resolved.cfg), {}, None, synth_root)
+    run, resolved, chash, _, _ = _prepare(row, opts, store, synth_root, None)   # as run_row does
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.config.write_text(resolved.cfg.pretty_text)
+    start_attempt(run, chash, "2026-11-26T07:00:00+00:00", job_id, attempt_options(opts, None))
     job = SubmittedJob(job_id, "row", "fpn-table1.c", row.id, profile.name, 0, "now", str(run.sbatch))
     job.write(run.job)
     return Tracked(job, JobState(job_id, "UNKNOWN"))
 
 
-def test_an_outcome_the_job_never_recorded_becomes_its_record_once(tmp_path, synth_root, monkeypatch):
+def test_an_outcome_the_job_never_recorded_becomes_its_record_once(tmp_path, synth_root):
     store = Store(tmp_path / "results")
-    t = started_attempt(store, synth_root, monkeypatch, "71")
+    t = started_attempt(store, synth_root, "71")
     run = store.run("table1.c", "smoke", 0)
     WorkerOutcome("failed", "NonFiniteLossError: loss became nan").write(run.outcome)
     t.state = JobState("71", "TIMEOUT")
@@ -42,14 +45,27 @@ def test_an_outcome_the_job_never_recorded_becomes_its_record_once(tmp_path, syn
     assert rec["status"] == "failed" and rec["reason"] == "NonFiniteLossError: loss became nan"
     assert rec["slurm_job"] == "71" and rec["launcher"] == "slurm" and rec["processes"] == 2
     assert rec["cfg_options"] == {"train_cfg.max_iters": "4"}
+    assert not run.attempt.exists()                   # made a record: no longer adoptable
     inode = run.record.stat().st_ino
     assert settle(store, t, log=lambda *_: None)["slurm_job"] == "71"
     assert run.record.stat().st_ino == inode          # not written a second time
 
 
-def test_no_outcome_gives_slurms_state_and_the_logs_last_error(tmp_path, synth_root, monkeypatch):
+def test_an_attempt_of_another_config_is_left_to_a_rerun(tmp_path, synth_root):
     store = Store(tmp_path / "results")
-    t = started_attempt(store, synth_root, monkeypatch, "72")
+    t = started_attempt(store, synth_root, "75")
+    run = store.run("table1.c", "smoke", 0)
+    attempt = Attempt.read(run)
+    replace(attempt, config_hash="0" * 16).write(run)      # the row's config changed since
+    WorkerOutcome("done", metrics={}).write(run.outcome)
+    t.state = JobState("75", "COMPLETED")
+    assert settle(store, t, log=lambda *_: None) is None
+    assert not run.record.exists() and run.attempt.exists()
+
+
+def test_no_outcome_gives_slurms_state_and_the_logs_last_error(tmp_path, synth_root):
+    store = Store(tmp_path / "results")
+    t = started_attempt(store, synth_root, "72")
     run = store.run("table1.c", "smoke", 0)
     run.job_log.write_text("slurmstepd: error: Detected 1 oom_kill event in StepId=72.0.\n")
     t.state = JobState("72", "OUT_OF_MEMORY")
@@ -59,9 +75,9 @@ def test_no_outcome_gives_slurms_state_and_the_logs_last_error(tmp_path, synth_r
                              "oom_kill event in StepId=72.0.")
 
 
-def test_cancelled_or_foreign_attempts_leave_no_record(tmp_path, synth_root, monkeypatch):
+def test_cancelled_or_foreign_attempts_leave_no_record(tmp_path, synth_root):
     store = Store(tmp_path / "results")
-    t = started_attempt(store, synth_root, monkeypatch, "73")
+    t = started_attempt(store, synth_root, "73")
     t.state = JobState("73", "CANCELLED")
     assert settle(store, t, log=lambda *_: None) is None          # stopped: a re-run resumes
     t.job.job_id, t.state = "74", JobState("74", "FAILED")         # a job that never got as far

@@ -1,9 +1,10 @@
 """A single-node SLURM on loopback for the tests (Debian slurm-wlm + munge, run as root).
 
-Installs the packages if they are missing and starts munged, slurmctld and slurmd with a config
-in a temporary folder (after ../shared/notes/slurm-single-node.conf.example); `stop()` ends what
-it started. Anything that does not come up raises RuntimeError with the reason, so the test
-fails instead of skipping."""
+Checks that the packages are installed (./run_tests.sh's set-up installs them:
+tools/host_packages.sh) and starts munged, slurmctld and slurmd with a minimal single-node config
+(one partition, munge, proctrack/linuxproc, no cgroups: what a container allows) in a temporary
+folder; `stop()` ends what it started. Anything that does not come up raises RuntimeError with
+the reason, so the test fails instead of skipping."""
 from __future__ import annotations
 
 import contextlib

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,13 +63,22 @@ def test_slurm_job_with_two_tasks_makes_one_record(tmp_path, synth_root, slurm):
     assert acct.returncode == 0 and acct.stdout.strip() == ""   # the job is over, nothing queued
 
 
-def _wait_for(path: Path, text: str, timeout: float = 240) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        time.sleep(0.5)
+def _wait_for(path: Path, text: str, timeout: float = 600, proc: subprocess.Popen | None = None) -> str:
+    """Poll the worker's log until `text` appears (no fixed sleeps: the test moves when the
+    worker does). Fails early if `proc` (the sweep) exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = path.read_text(errors="replace") if path.exists() else ""
+        if text in log:
+            return log
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the sweep exited ({proc.returncode}) before '{text}' in {path}")
+        time.sleep(0.05)
     raise AssertionError(f"'{text}' never appeared in {path}")
+
+
+def _train_iterations(log: str) -> list[int]:
+    return [int(i) for i in re.findall(r"Iter\(train\) \[\s*(\d+)/8\]", log)]
 
 
 def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
@@ -78,10 +88,13 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     sweep = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
     run_dir = tmp_path / "results" / "runs" / "table1.a" / "smoke" / "seed0"
-    _wait_for(run_dir / "worker.log", "Iter(train) [6/8]")          # past the iter-4 checkpoint
+    # MMEngine logs iteration 5 after the iteration-4 checkpoint is on disk: kill right then.
+    _wait_for(run_dir / "worker.log", "Iter(train) [5/8]", proc=sweep)
     os.killpg(sweep.pid, signal.SIGKILL)                            # the sweep and its worker
     sweep.wait()
+    first = (run_dir / "worker.log").read_text()
     assert not (run_dir / "record.json").exists()
+    assert 5 <= max(_train_iterations(first)) < 8                   # killed mid-run, really
     status = run_cli("status", "table1.a", "--profile", "smoke", env=store_env(tmp_path))
     assert "stopped" in status.stdout and "iter_4.pth" in status.stdout
 
@@ -89,31 +102,83 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
                    env=store_env(tmp_path))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "resuming from its last checkpoint" in proc.stdout
+    log = (run_dir / "worker.log").read_text()
+    second = log[len(first):]                                       # the second attempt's output
+    # MMEngine itself says it resumed (Runner.resume), from the iteration-4 checkpoint ...
+    assert re.search(r"resumed epoch: \d+, iter: 4\b", second), second[-3000:]
+    assert "resumed" not in first
+    # ... and trains 5..8 only: iteration 1 ran once in all, in the first attempt
+    assert _train_iterations(second) == [5, 6, 7, 8]
+    assert log.count("Iter(train) [1/8]") == 1 and "Iter(train) [1/8]" not in second
     rec = record(tmp_path, "table1.a")
     assert rec["status"] == "done" and rec["resumed"] is True
     assert rec["resumed_from_iteration"] == 4 and rec["iterations"] == 8
-    log = (run_dir / "worker.log").read_text()
-    assert log.count("Iter(train) [8/8]") == 1                       # no iteration twice after 4
+    # the LR history survives the resume (MMEngine restores it from the checkpoint)
+    lr = rec["schedule"]["lr"]
+    assert rec["lr_used"]["first"] == pytest.approx(0.001 * lr) and rec["lr_used"]["peak"] == pytest.approx(lr)
     # one evaluation, after the resume
     assert log.count("Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=1000 ]") == 1
     assert set(rec["metrics"]) == {"AR@100", "AR@1k", "AR_s@1k", "AR_m@1k", "AR_l@1k"}
     assert not (tmp_path / "results" / "archive").exists()           # nothing was thrown away
 
 
+def _wait_for_output(proc: subprocess.Popen, text: str, timeout: float = 600) -> str:
+    """Read a sweep's stdout (bytes) as it comes until `text` appears: select() wakes on output,
+    so there is no polling interval, and a sweep that never says it is a failure, not a hang."""
+    import selectors
+    seen = b""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while text.encode() not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(timeout=left):
+                raise AssertionError(f"no '{text}' within {timeout} s: {seen.decode()[-2000:]}")
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"the sweep exited ({proc.wait()}) without '{text}': "
+                                     f"{seen.decode()[-2000:]}")
+            seen += chunk
+    return seen.decode()
+
+
 def test_two_sweeps_at_once_run_a_row_once(tmp_path, synth_root):
-    env = dict(os.environ, **store_env(tmp_path))
+    """The second sweep must reach the row while the first is still training it: the first
+    sweep (and its worker) is paused with SIGSTOP once it trains, until the second says that
+    it waits for the row's lock."""
+    import contextlib
+    env = dict(os.environ, **store_env(tmp_path), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "harness.cli", "run", "table1.b", "--profile", "smoke",
            "--data-root", str(synth_root)]
-    first = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
     run_dir = tmp_path / "results" / "runs" / "table1.b" / "smoke" / "seed0"
-    _wait_for(run_dir / "worker.log", "Iter(train)")
-    status = run_cli("status", "table1.b", "--profile", "smoke", env=store_env(tmp_path))
-    assert "running" in status.stdout and "train" in status.stdout    # progress from the log
-    second = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out1, err1 = first.communicate(timeout=600)
-    out2, err2 = second.communicate(timeout=600)
-    assert first.returncode == 0 and second.returncode == 0, err1 + err2
-    assert "being run by pid" in out2 and "already done" in out2
+    second = None
+    try:
+        _wait_for(run_dir / "worker.log", "Iter(train) [1/8]", proc=first)
+        status = run_cli("status", "table1.b", "--profile", "smoke", env=store_env(tmp_path))
+        assert "running" in status.stdout and "train" in status.stdout    # progress from the log
+        os.killpg(first.pid, signal.SIGSTOP)                        # the first sweep holds the lock
+        try:
+            second = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, start_new_session=True)
+            waited = _wait_for_output(second, "being run by pid")
+            assert f"being run by pid {first.pid} " in waited
+            assert not (run_dir / "record.json").exists()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(first.pid, signal.SIGCONT)
+    except BaseException:
+        for proc in (first, second):                                # leave no sweep behind
+            if proc is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    out1, err1 = first.communicate(timeout=900)
+    rest2, err2 = second.communicate(timeout=900)
+    out2 = waited + rest2.decode()
+    assert first.returncode == 0 and second.returncode == 0, err1 + err2.decode()
+    assert "already done" in out2 and "training and testing" not in out2
     assert (run_dir / "worker.log").read_text().count("Iter(train) [8/8]") == 1
     assert not (tmp_path / "results" / "archive").exists()
     assert record(tmp_path, "table1.b")["status"] == "done"

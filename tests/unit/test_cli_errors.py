@@ -82,7 +82,8 @@ def test_malformed_annotations_name_the_file(capsys, synth_root, tmp_path, isola
 
 
 def test_argparse_errors_are_one_line_too(capsys):
-    check_one_line_error(capsys, ["run", "table1.c", "--seeds", "two"], "invalid int value", "--help")
+    check_one_line_error(capsys, ["run", "table1.c", "--seeds", "two"],
+                         "argument --seeds: 'two' is not a whole number", "--help")
     check_one_line_error(capsys, ["frobnicate"], "invalid choice")
 
 
@@ -99,7 +100,7 @@ def test_bad_launch_options_are_one_line(capsys, isolated_outputs):
     check_one_line_error(capsys, ["run", "table1.c", "--profile", "smoke", "--gpus", "2"],
                          "local launcher runs one process", "torchrun")
     check_one_line_error(capsys, ["run", "table1.c", "--profile", "smoke", "--seeds", "0"],
-                         "--seeds must be at least 1")
+                         "argument --seeds: must be at least 1 (got 0)")
     assert not records_under(isolated_outputs)
 
 

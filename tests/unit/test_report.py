@@ -45,6 +45,7 @@ def test_rows_without_results_say_not_run_and_never_show_a_number():
 
 def test_paper_profile_is_labelled_a_reproduction_and_failures_show_reason():
     ok = record(profile="paper", **{m: 50.0 for m in T1.metrics})
+    ok.update(is_reproduction=True)   # Record's default is False: a record must say it is one
     bad = record(row="table1.c", profile="smoke")
     bad.update(status="failed", metrics={}, reason="loss became nan at iteration 3")
     text = render_table(T1, [ok, bad])
@@ -66,7 +67,7 @@ def test_write_report_skips_corrupt_records_and_exports_tidy_csv(tmp_path):
     broken = store.record_path("table1.a", "smoke")
     broken.parent.mkdir(parents=True)
     broken.write_text("{not json")
-    text, path, problems = write_report(store, tmp_path / "reports", "r")
+    text, path, problems = write_report(store, tmp_path / "reports", "r", pdf=False)
     assert path.read_text() == text
     assert len(problems) == 1 and str(broken) in problems[0]
     assert "44.0 / 10.0 / -34.0" in text

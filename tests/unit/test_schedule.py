@@ -32,9 +32,25 @@ def test_explicit_length_keeps_step_at_the_same_fraction():
     assert cfg.train_cfg.max_iters == 8
     assert cfg.param_scheduler[1].milestones == [6]  # 30k/40k = 75 %
     assert cfg.param_scheduler[1].end == 8
-    assert cfg.param_scheduler[0].end == 1           # warm-up never shrinks to zero
+    # 500 x 8/40000 = 0.1 iterations: kept at 2, the shortest warm-up LinearLR ramps through
+    # (end exclusive: iteration 0 at 0.001 x lr, iteration 1 at the full lr)
+    assert (cfg.param_scheduler[0].begin, cfg.param_scheduler[0].end) == (0, 2)
     assert cfg.default_hooks.checkpoint.interval == 8
     assert cfg.optim_wrapper.optimizer.lr == 0.0025
+
+
+def test_warm_up_length_is_declared_and_dropped_only_when_the_run_cannot_ramp():
+    cfg = paper_rpn_schedule()
+    change = rescale(cfg, images_per_batch=2, max_iters=8)
+    assert (change.paper_warmup_iters, change.warmup_iters) == (500, 2)
+    assert change.as_dict()["warmup_iters"] == 2            # what the record's schedule shows
+    cfg = paper_rpn_schedule()
+    change = rescale(cfg, images_per_batch=2, max_iters=4000)  # long enough: scaled as usual
+    assert cfg.param_scheduler[0].end == 50 and change.warmup_iters == 50
+    cfg = paper_rpn_schedule()
+    change = rescale(cfg, images_per_batch=2, max_iters=1)     # one iteration cannot ramp
+    assert [s.type for s in cfg.param_scheduler] == ["MultiStepLR"]
+    assert (change.paper_warmup_iters, change.warmup_iters) == (500, None)
 
 
 def test_paper_batch_is_left_alone():

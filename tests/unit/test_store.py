@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from harness.store import Record, Store, write_json_atomic
+
+from tests.conftest import ROOT
 
 
 def record(row="table1.c", profile="smoke", seed=0, **metrics):
@@ -28,6 +32,69 @@ def test_failed_serialisation_leaves_the_old_file_and_no_temp_file(tmp_path):
         write_json_atomic(path, {"a": float("nan")})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+# A writer process that stops half-way through writing a record and says so: the test then
+# kills it at exactly that point (no timing guesses). The pause is injected where the store
+# opens its file, so whatever write_json_atomic does (temp file + rename, or a mutation that
+# writes in place) is caught mid-write.
+WRITER = """
+import builtins, sys, time
+from pathlib import Path
+import harness.store.atomic as atomic
+
+class HalfThenHang:
+    def __init__(self, f):
+        self.f = f
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return self.f.__exit__(*exc)
+    def write(self, text):
+        self.f.write(text[: len(text) // 2])
+        self.f.flush()
+        print("MID-WRITE", flush=True)
+        time.sleep(600)
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+atomic.open = lambda *a, **k: HalfThenHang(builtins.open(*a, **k))
+atomic.write_json_atomic(Path(sys.argv[1]), {"row": "new", "payload": "x" * 200000})
+"""
+
+
+def kill_mid_write(path, sig) -> subprocess.Popen:
+    import os
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()              # blocks until the writer is half-way
+    assert line.strip() == "MID-WRITE", (line, proc.stderr.read() if proc.poll() is not None else "")
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    return proc
+
+
+@pytest.mark.parametrize("sig_name", ["SIGKILL", "SIGINT"])
+def test_a_writer_killed_mid_write_leaves_the_old_record_whole(tmp_path, sig_name):
+    import signal
+    store = Store(tmp_path)
+    path = store.write(record(**{"AR@100": 1.5}))
+    old = path.read_bytes()
+    proc = kill_mid_write(path, getattr(signal, sig_name))
+    assert proc.returncode != 0
+    assert path.read_bytes() == old                                # intact, never half a file
+    assert store.get("table1.c", "smoke")["metrics"] == {"AR@100": 1.5}
+    good, bad = store.scan()
+    assert [r["row"] for r in good] == ["table1.c"] and bad == []
+    leftovers = sorted(p.name for p in path.parent.iterdir() if p != path)
+    if sig_name == "SIGINT":
+        # Ctrl-C raises KeyboardInterrupt in the writer: atomic_file removes its temp file
+        assert leftovers == [], leftovers
+    else:
+        # SIGKILL gives the writer no chance to clean up: its partial temp file may remain, but
+        # hidden (dot-named) beside the record, never read as one (scan above)
+        assert all(n.startswith(".record.json.") and n.endswith(".tmp") for n in leftovers), leftovers
 
 
 def test_scan_reports_corrupt_records_by_name_and_keeps_the_rest(tmp_path):

@@ -4,7 +4,7 @@
 #   TOOLKIT (system/pypi/none) + TOOLKIT_HOME + TOOLKIT_WHY    the CUDA toolkit for that build
 #   ARCHS + ARCHS_WHY             TORCH_CUDA_ARCH_LIST of the build
 #   KEY, CACHE                    the wheel cache key and folder
-# docs/gpu-setup.md explains the rules to users; keep the two in step.
+# README: "Setting up on a GPU cluster" explains the rules to users; keep the two in step.
 
 # PyPI's torch wheel of the pinned version is a CUDA 13.0 build on Linux x86_64 (GPU or not); the
 # plan for a .venv that does not exist yet assumes it, and the set-up decides again once torch is in.
