@@ -8,7 +8,7 @@
 #   ./run_all.sh --data-root /data/coco --launcher slurm --gpus 8 \
 #                --slurm-args '--partition=gpu --gres=gpu:8'
 #   ./run_all.sh --data-root /data/coco --launcher slurm --gpus 8 --detach \
-#                --slurm-args '--partition=gpu --gres=gpu:8'   submit and return (docs/cluster.md)
+#                --slurm-args '--partition=gpu --gres=gpu:8'   submit and return (README: SLURM)
 #   ./run_all.sh --dry-run                       the plan: rows, dependencies, GPU-hours
 #   ./run_all.sh --preflight table1 table2       each row as the paper runs it, for 4 iterations:
 #                                                passes? s/iter, memory, projected hours

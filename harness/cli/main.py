@@ -54,14 +54,14 @@ def _cmd_run(args) -> int:
     from harness.orchestrate.preflight import preflight_profile
     preflight = preflight_profile(args.preflight, args.profile, args.preflight_iters)
     profile = preflight or get_profile(args.profile)
+    if args.detach and preflight:
+        raise HarnessError("--detach does not go with --preflight: its table needs every row's "
+                           "result, so the command waits for them")
     rows = resolve(_targets(args))
     launch = _launch_of(args)
     if args.detach and launch.launcher != "slurm":
         raise HarnessError("--detach needs --launcher slurm: local and torchrun rows run inside "
                            "this process (keep it alive with nohup or tmux)")
-    if args.detach and preflight:
-        raise HarnessError("--detach does not go with --preflight: its table needs every row's "
-                           "result, so the command waits for them")
     pretrained = parse_pretrained(args.pretrained)
     slots = default_slots(profile, launch) if args.slots is None else args.slots
     if args.seed + args.seeds - 1 > values.MAX_SEED:

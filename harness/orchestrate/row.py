@@ -10,9 +10,7 @@ archives the old run); what an unfinished one does is resume.py's decision."""
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from harness.orchestrate.reproduction import (config_reasons, data_reasons, judg
                                               weightiest_first)
 from harness.orchestrate.ownership import Attempt, adoptable, end_attempt, start_attempt
 from harness.orchestrate.progress import LogFollower, launch_and_follow
-from harness.orchestrate.resume import Decision, decide
+from harness.orchestrate.resume import Decision, archive_run, decide
 from harness.data.coco import TEST_DEV
 from harness.orchestrate.proposals import ProposalState, file_sha256
 from harness.paper.rows import Row, load_tables, paper_metrics
@@ -289,25 +287,6 @@ def _same_run(rec: dict, chash: str, annotations: dict) -> bool:
     fingerprints = {k: v["sha256_16"] for k, v in rec.get("data", {}).get("annotations", {}).items()}
     return rec.get("config", {}).get("hash") == chash and \
         fingerprints == {k: v["sha256_16"] for k, v in annotations.items()}
-
-
-def archive_run(run: RunDir, store: Store, keep_slurm: bool = False) -> None:
-    """--force, or starting over an unfinished attempt, keeps the previous run (record, config,
-    logs) under results/archive/. keep_slurm: a SLURM job that starts its row over keeps its
-    own files (RunDir.slurm: its script, its id, the output SLURM is writing into)."""
-    if not run.path.exists():
-        return
-    own = run.slurm if keep_slurm and run.slurm.exists() else None
-    if own is not None and all(p == own for p in run.path.iterdir()):
-        return                              # nothing there yet but the job's own files
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dest = store.root / "archive" / run.path.relative_to(store.root / "runs")
-    dest = dest.with_name(f"{dest.name}-{stamp}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(run.path), str(dest))
-    if own is not None:   # a rename: the job's open output file moves back with it
-        run.path.mkdir(parents=True)
-        shutil.move(str(dest / own.name), str(own))
 
 
 def _slim(path: Path) -> None:

@@ -142,7 +142,7 @@ class Submission:
         return self.dumps.get(producer)
 
     def _submit(self, kind: str, row: Row, after: list[str], aliases: list[str]) -> SubmittedJob:
-        from harness.orchestrate.row import archive_run
+        from harness.orchestrate.resume import archive_run
         run = self.store.run(row.id, self.profile, self.seed)
         if kind == "row" and self.opts.force:
             dump = self._kept(row.id, "dump")

@@ -21,11 +21,16 @@ from harness.paper.rows import get_row
 from harness.store import Store, SubmittedJob, WorkerOutcome
 
 
+def job_options(synth_root) -> RunOptions:
+    return RunOptions(profile=get_profile("smoke"), data_root=synth_root,
+                      cfg_options={"train_cfg.max_iters": 4},
+                      launch=Launch("slurm", 2, inside_job=True))
+
+
 def started_attempt(store: Store, synth_root, job_id: str) -> Tracked:
     """What the job of table1.c leaves once its worker started: config, attempt, job file."""
-    row, profile = get_row("table1.c"), get_profile("smoke")
-    opts = RunOptions(profile=profile, data_root=synth_root, cfg_options={"train_cfg.max_iters": 4},
-                      launch=Launch("slurm", 2, inside_job=True))
+    row, opts = get_row("table1.c"), job_options(synth_root)
+    profile = opts.profile
     run, resolved, chash, _, _ = _prepare(row, opts, store, synth_root, None)   # as run_row does
     run.path.mkdir(parents=True, exist_ok=True)
     run.config.write_text(resolved.cfg.pretty_text)
@@ -83,3 +88,24 @@ def test_cancelled_or_foreign_attempts_leave_no_record(tmp_path, synth_root):
     t.job.job_id, t.state = "74", JobState("74", "FAILED")         # a job that never got as far
     assert settle(store, t, log=lambda *_: None) is None           # as its own attempt
     assert not store.run("table1.c", "smoke", 0).record.exists()
+
+
+def test_a_job_after_a_killed_one_records_its_outcome_and_never_runs_it_again(tmp_path, synth_root,
+                                                                              monkeypatch):
+    """Issue 14's ownership inside SLURM: a job of the row (resubmitted, or requeued) that finds
+    the unrecorded outcome of the same config left by a job killed after its worker finished
+    makes the record from it, naming that job, instead of training again."""
+    import pytest
+
+    from harness.orchestrate import row as row_module
+    store = Store(tmp_path / "results")
+    started_attempt(store, synth_root, "76")
+    run = store.run("table1.c", "smoke", 0)
+    WorkerOutcome("failed", "NonFiniteLossError: loss became nan").write(run.outcome)
+    monkeypatch.setattr(row_module, "launch_and_follow",
+                        lambda *a, **k: pytest.fail("the worker was started again"))
+    monkeypatch.setenv("SLURM_JOB_ID", "77")
+    rec = row_module.run_row(get_row("table1.c"), job_options(synth_root), store, synth_root,
+                             log=lambda *_: None)
+    assert rec["status"] == "failed" and rec["reason"] == "NonFiniteLossError: loss became nan"
+    assert rec["slurm_job"] == "76" and not run.attempt.exists()

@@ -17,6 +17,12 @@ def test_detach_without_slurm_is_refused_before_anything_runs(capsys, isolated_o
     assert not (isolated_outputs / "results").exists()
 
 
+def test_detach_with_preflight_is_refused_before_anything_runs(capsys, isolated_outputs):
+    line = one_line(capsys, ["run", "table1.c", "--preflight", "--launcher", "slurm", "--detach"])
+    assert "--detach does not go with --preflight" in line
+    assert not (isolated_outputs / "results").exists()
+
+
 def test_cancel_without_a_live_job_says_so(capsys, isolated_outputs):
     line = one_line(capsys, ["cancel", "table1.c", "--profile", "smoke"])
     # with SLURM's tools installed: no job kept for the row; without them: they are needed
