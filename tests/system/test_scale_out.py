@@ -92,6 +92,13 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     _wait_for(run_dir / "worker.log", "Iter(train) [5/8]", proc=sweep)
     os.killpg(sweep.pid, signal.SIGKILL)                            # the sweep and its worker
     sweep.wait()
+    # The worker (not this process's child) lets go of its row's lock once the kill has ended
+    # it, which on a busy machine can come a moment after the sweep's end: status waits for that.
+    from harness.orchestrate.locks import is_locked
+    deadline = time.time() + 60
+    while is_locked(tmp_path / "results", "table1.a", "smoke", 0):
+        assert time.time() < deadline, "the killed worker still holds its row after 60 s"
+        time.sleep(0.5)
     first = (run_dir / "worker.log").read_text()
     assert not (run_dir / "record.json").exists()
     assert 5 <= max(_train_iterations(first)) < 8                   # killed mid-run, really
