@@ -4,6 +4,7 @@ Every user error ends as one line on stderr and exit code 2 (never a traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -299,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `harness list | head`: the reader left; say nothing, and keep Python's exit-time
+        # flush of stdout from raising the same error again (the recipe in Python's signal docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:   # a full disk, an unwritable folder, a name too long: one line
         from harness.store.fs import describe, is_environment_error
         if not is_environment_error(exc):

@@ -1,5 +1,5 @@
 """What a resolved MMDetection config does, read back in the paper's and py-faster-rcnn's terms
-(for `harness audit`: harness/audit.py). Each reader takes a resolved config and returns a
+(for `harness audit`: harness/config/audit.py). Each reader takes a resolved config and returns a
 plain value to compare with the paper's; mmdet semantics that decide the value are noted."""
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def rpn_levels(cfg) -> int:
 
 def pre_nms(cfg):
     """mmdet's nms_pre is per level (RPNHead._predict_by_feat_single); <= 0 keeps every box.
-    Both proposal dumps use the one test_cfg.rpn (harness/proposals.py: dump_in_worker)."""
+    Both proposal dumps use the one test_cfg.rpn (harness/worker/dump.py: dump_in_worker)."""
     n = cfg.model.test_cfg.rpn.get("nms_pre", -1)
     if n is None or n <= 0:
         return "all"

@@ -1,19 +1,21 @@
-"""Blocks (harness/report/doc.py) -> a PDF, with matplotlib only: no LaTeX, no network, no fonts
-beyond matplotlib's own DejaVu Sans (embedded as TrueType so the text stays searchable).
+"""Blocks (harness/report/doc.py) -> a PDF, with matplotlib only: no LaTeX, no network, no
+embedded fonts: the text is set in Helvetica, a PDF core font every viewer has (searchable, and
+measured from its AFM metrics instead of rasterised by FreeType, which made the PDF slow).
 
 Text and tables flow over A4 landscape pages drawn in point coordinates; a table too wide for
 the page gets a smaller font and wrapped cells, a table too long continues on the next page
 under a repeated header. Each figure is a page of its own."""
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import matplotlib
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from harness.store import atomic_file
@@ -25,14 +27,24 @@ MARGIN, FOOTER = 32.0, 18.0
 TEXT_W = W - 2 * MARGIN
 FONT_SIZES = (7.0, 6.5, 6.0, 5.5, 5.0, 4.5)
 PAD_X, PAD_Y = 2.5, 1.8
-_RENDERER = RendererAgg(10, 10, 72)      # at 72 dpi one pixel is one point
+
+
+@lru_cache(maxsize=2)
+def _metrics(bold: bool):
+    """Helvetica's metrics (Adobe's AFM file, shipped with matplotlib): the PDF's text is set in
+    the PDF core font, which every viewer has, so nothing is embedded and nothing is rasterised
+    to measure it; FreeType-measured DejaVu made text drawing the report's slowest part."""
+    from matplotlib._afm import AFM
+    name = "Helvetica-Bold.afm" if bold else "Helvetica.afm"
+    with open(Path(matplotlib.get_data_path(), "fonts", "pdfcorefonts", name), "rb") as fh:
+        return AFM(fh)
 
 
 @lru_cache(maxsize=None)
 def _char_width(ch: str, bold: bool) -> float:
-    """Advance width of one character at 100 pt (FreeType via matplotlib: slow, so cached)."""
-    prop = FontProperties(family="DejaVu Sans", size=100, weight="bold" if bold else "normal")
-    return _RENDERER.get_text_width_height_descent(ch, prop, ismath=False)[0]
+    """Advance width of one character at 100 pt, as matplotlib's PDF backend measures core-font
+    text (matplotlib is pinned in requirements/runtime.txt: `_afm` is its own module)."""
+    return _metrics(bold).get_str_bbox_and_descent(ch)[2] / 10.0
 
 
 def text_width(s: str, size: float, bold: bool = False) -> float:
@@ -152,7 +164,9 @@ class _Writer:
     def _row(self, row, widths, h, shades, size, lh, bold=False):
         x = MARGIN
         for lines, w, shade in zip(row, widths, shades):
-            self.ax.add_patch(Rectangle((x, self.y - h), w, h, facecolor=SHADES.get(shade, "white"),
+            # add_artist, not add_patch: the axes limits are fixed, and add_patch's limit
+            # update cost more than drawing the whole table
+            self.ax.add_artist(Rectangle((x, self.y - h), w, h, facecolor=SHADES.get(shade, "white"),
                                         edgecolor="#b8b8b8", linewidth=0.4))
             if any(lines):   # one text object per cell: drawing text is the slow part
                 self.ax.text(x + PAD_X, self.y - PAD_Y, "\n".join(lines), fontsize=size,
@@ -168,11 +182,26 @@ class _Writer:
         self.pdf.savefig(fig)
 
 
+@contextmanager
+def _quiet_font_fallback():
+    """Figures are made with DejaVu Sans and the text pages ask for weight 'normal'; in the
+    core-font PDF both fall back to Helvetica (Medium), which is what we want, but matplotlib logs
+    every such lookup as a warning: a report would print dozens of findfont lines."""
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def write_pdf(blocks: list, path: Path, title: str) -> Path:
     """Render blocks to `path` atomically (temp file in the same folder, then rename)."""
     path = Path(path)
     with atomic_file(path) as tmp:
-        with matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
+        with matplotlib.rc_context({"pdf.use14corefonts": True, "font.family": "Helvetica"}), \
+                _quiet_font_fallback():
             with PdfPages(tmp, metadata={"Title": title, "Creator": "fpn-repro harness report",
                                          "CreationDate": None}) as pdf:
                 w = _Writer(pdf, title)

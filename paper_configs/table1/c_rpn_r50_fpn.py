@@ -24,7 +24,7 @@ model = dict(
         # Sec. 5.1: 256 anchors per image (1:1 as in [29]); anchors outside the image included.
         sampler=dict(num=256, pos_fraction=0.5),
         allowed_border=-1)),
-    # The test_cfg makes both proposal dumps (harness/proposals.py): train (2000 per image) and
+    # The test_cfg makes both proposal dumps (harness/orchestrate/proposals.py): train (2000 per image) and
     # val (1000). Sec. 5.2: 1000 proposals per image at test time. py-faster-rcnn:
     # RPN_NMS_THRESH 0.7; RPN_MIN_SIZE 16 "at orig image scale" (its proposal layer filters at
     # 16 x im_scale input px). mmdet's RPN filters min_bbox_size after rescaling to the original
@@ -34,7 +34,7 @@ model = dict(
                            min_bbox_size=16)))
 
 # Sec. 5.1: shorter side 800 px. The long side is not stated: py-faster-rcnn's MAX_SIZE 1000
-# (TRAIN and TEST), which also makes Table 1's #anchors exact (harness/anchors.py).
+# (TRAIN and TEST), which also makes Table 1's #anchors exact (harness/config/anchors.py).
 # Sec. 5: train on trainval35k (~ COCO 2017 train), evaluate on minival (~ COCO 2017 val).
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -60,7 +60,7 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(pipeline=train_pipeline))
 # Table 6: "All models are trained on the train set", COCO 2014 train (~80k images). The harness
-# trains on it when the data root has it (harness/table6_split.py, at config resolution, which
+# trains on it when the data root has it (harness/config/table6_split.py, at config resolution, which
 # then withdraws the 'training split' deviation below); otherwise on train2017 as Tables 1-5.
 paper_train_split = dict(ann_file='annotations/instances_train2014.json', img='train2014/')
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

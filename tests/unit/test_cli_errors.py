@@ -94,6 +94,19 @@ def test_a_real_process_prints_no_traceback():
     assert r.stderr.count("\n") == 1 and "unknown row 'table1.x'" in r.stderr
 
 
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`harness list | head`: the pipe closes before the listing is written."""
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "list"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                    # closed before the child can write a byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
+
+
 def test_bad_launch_options_are_one_line(capsys, isolated_outputs):
     check_one_line_error(capsys, ["run", "table1.c", "--profile", "smoke", "--launcher", "mpi"],
                          "unknown launcher 'mpi'", "local, torchrun, slurm")
