@@ -55,8 +55,14 @@ def _cmd_run(args) -> int:
     from harness.orchestrate.preflight import preflight_profile
     preflight = preflight_profile(args.preflight, args.profile, args.preflight_iters)
     profile = preflight or get_profile(args.profile)
+    if args.detach and preflight:
+        raise HarnessError("--detach does not go with --preflight: its table needs every row's "
+                           "result, so the command waits for them")
     rows = resolve(_targets(args))
     launch = _launch_of(args)
+    if args.detach and launch.launcher != "slurm":
+        raise HarnessError("--detach needs --launcher slurm: local and torchrun rows run inside "
+                           "this process (keep it alive with nohup or tmux)")
     pretrained = parse_pretrained(args.pretrained)
     slots = default_slots(profile, launch) if args.slots is None else args.slots
     if args.seed + args.seeds - 1 > values.MAX_SEED:
@@ -86,8 +92,9 @@ def _cmd_run(args) -> int:
                           cfg_options=args.cfg_options or {}, evaluator=args.evaluator,
                           launch=launch, allow_deviations=args.allow_deviations,
                           pretrained_equivalent=args.pretrained_equivalent)
-        results += execute(rows, opts, store, data_root, slots=slots)
-    failed = [r for r in results if r["status"] != "done"]
+        results += execute(rows, opts, store, data_root, slots=slots, detach=args.detach)
+    queued = [r for r in results if r["status"] in ("pending", "running")]   # --detach
+    failed = [r for r in results if r["status"] != "done" and r not in queued]
     for rec in results:
         label = f"{rec['row']} [{rec['profile']}, seed {rec.get('seed', args.seed)}]"
         if rec["status"] == "done" and preflight:
@@ -100,10 +107,13 @@ def _cmd_run(args) -> int:
                               else f"{k} n/a" for k in cols)
             mark = judgement_mark(rec)
             print(f"  {label}: {shown}" + (f"; {mark}" if mark else ""))
+        elif rec in queued:
+            print(f"  {label}: {rec['status']}, {rec['reason']}")
         else:
             log = f" (log: {Path(rec['work_dir']).parent / 'worker.log'})" if rec.get("work_dir") else ""
             print(f"harness: error: {label} {rec['status']}: {rec['reason']}{log}", file=sys.stderr)
-    print(f"{len(results) - len(failed)}/{len(results)} rows done" +
+    print(f"{len(results) - len(failed) - len(queued)}/{len(results)} rows done" +
+          (f", {len(queued)} queued or running in SLURM" if queued else "") +
           (f", {len(failed)} failed or blocked" if failed else ""))
     if preflight:
         from harness.orchestrate.preflight import render_preflight, write_preflight
@@ -121,6 +131,21 @@ def _cmd_status(args) -> int:
     profile = get_profile(args.profile)
     store = Store(Path(args.results) if args.results else results_dir())
     print(render_status(store, resolve(_targets(args)), profile.name, args.seed))
+    return 0
+
+
+def _cmd_cancel(args) -> int:
+    from harness.config.profiles import get_profile
+    from harness.orchestrate.adopt import cancel
+    from harness.orchestrate.plan import plan
+    from harness.paper.rows import resolve
+    from harness.paths import results_dir
+    from harness.store import Store
+    profile = get_profile(args.profile)
+    rows = resolve(_targets(args))
+    ids = [r.id for r in rows] if args.targets else [s.row.id for s in plan(rows)]
+    store = Store(Path(args.results) if args.results else results_dir())
+    cancel(store, ids, profile.name, args.seed)
     return 0
 
 
@@ -213,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "worker then using cores/slots threads")
     run.add_argument("--seeds", type=values.positive_int, default=1, help="replicas per row, seeds --seed.. "
                      "--seed+N-1, each its own record")
+    run.add_argument("--detach", action="store_true",
+                     help="with --launcher slurm: submit the jobs and return (each job writes its "
+                          "own record; see 'harness status', stop them with 'harness cancel')")
     run.add_argument("--preflight", action="store_true",
                      help="every planned row as the paper profile runs it (model, input size, "
                      "weights, launcher) for a few iterations and a test on 8 images, on the "
@@ -230,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--seed", type=values.seed, default=0)
     st.add_argument("--results", type=values.path, help="results store (default: results/)")
     st.set_defaults(func=_cmd_status)
+
+    cn = sub.add_parser("cancel", help="cancel the live SLURM jobs of rows (scancel); they are "
+                        "stopped, and a re-run resumes them")
+    cn.add_argument("targets", nargs="*", help="row or table ids (default: all)")
+    cn.add_argument("--profile", default="paper")
+    cn.add_argument("--seed", type=values.seed, default=0)
+    cn.add_argument("--results", type=values.path, help="results store (default: results/)")
+    cn.set_defaults(func=_cmd_cancel)
 
     aud = sub.add_parser("audit", help="the paper's stated settings against each row's config")
     aud.add_argument("tables", nargs="+", help="table or row ids (e.g. table1, table2.c)")

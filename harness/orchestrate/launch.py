@@ -1,20 +1,21 @@
-"""How a row's worker is started: one process, `torchrun`, or a SLURM job (sbatch + srun).
+"""How every model-running process is started: one process, `torchrun`, or srun inside a SLURM job.
 
-Every launcher ends in `python -m harness.worker RUN_DIR` with MMEngine's matching launcher
-(`none`, `pytorch`, `slurm`) and writes the worker's output to RUN_DIR/worker.log, which the
-harness follows for progress. SLURM is driven through its own tools: the harness writes an
-sbatch script per row and waits for it with `sbatch --wait` (the sweep's own waiting stands in
-for SLURM dependencies, so a producer's proposals are dumped before its consumers start)."""
+Every process that runs a model (a row's train + test, the merged Table 5 model's test, the
+test-dev pass, each proposal dump) is `python -m harness.worker RUN_DIR ...` started by
+`command()` with the row's launcher and process count, and MMEngine's matching launcher
+(`none`, `pytorch`, `slurm`). Its output goes to a log the harness follows for progress.
+
+With `--launcher slurm` the harness process that calls `command()` is itself a SLURM job (see
+harness/orchestrate/slurm_sweep.py: one job per row and per dump, SLURM holding the DAG), so the
+worker is an `srun` step of that job's allocation, one task per process."""
 from __future__ import annotations
 
-import shlex
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.store import write_text_atomic
 
 LAUNCHERS = ("local", "torchrun", "slurm")
 MMENGINE_LAUNCHER = {"local": "none", "torchrun": "pytorch", "slurm": "slurm"}
@@ -25,6 +26,7 @@ class Launch:
     launcher: str = "local"
     processes: int = 1                 # processes (GPUs) per row
     slurm_args: tuple[str, ...] = field(default_factory=tuple)  # e.g. --partition=gpu --gres=gpu:8
+    inside_job: bool = False           # slurm: this process runs inside the row's SLURM job
 
     def check(self) -> None:
         if self.launcher not in LAUNCHERS:
@@ -45,27 +47,20 @@ def worker_argv(run_dir: Path, launch: Launch, extra: list[str]) -> list[str]:
             MMENGINE_LAUNCHER[launch.launcher], *extra]
 
 
-def command(run_dir: Path, launch: Launch, log_path: Path, job_name: str,
-            extra: list[str] | None = None) -> tuple[list[str], bool]:
-    """The command to run, and whether its stdout is the worker's output (else it is a SLURM
-    job that writes log_path itself)."""
+def command(run_dir: Path, launch: Launch, extra: list[str] | None = None) -> list[str]:
+    """The command that starts the worker for run_dir with `launch`; its stdout and stderr are the
+    worker's log (the caller sends them to the log file it follows)."""
     extra = extra or []
     py = sys.executable
     if launch.launcher == "local":
-        return [py, *worker_argv(run_dir, launch, extra)], True
+        return [py, *worker_argv(run_dir, launch, extra)]
     if launch.launcher == "torchrun":
         # torchrun's own `-m`: each process runs `python -m harness.worker ...`
         return [py, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
-                f"--nproc-per-node={launch.processes}", *worker_argv(run_dir, launch, extra)], True
-    script = log_path.with_suffix(".sbatch")
-    options = [f"--job-name={job_name}", f"--ntasks={launch.processes}",
-               f"--output={log_path}", "--open-mode=append", *launch.slurm_args]
-    lines = ["#!/bin/bash", *(f"#SBATCH {o}" for o in options),
-             "export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 PYTHONUNBUFFERED=1",
-             # as torchrun does: one thread per task unless SLURM gave the task more CPUs
-             "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}",
-             'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-             'export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))',
-             "srun " + shlex.join([py, *worker_argv(run_dir, launch, extra)]), ""]
-    write_text_atomic(script, "\n".join(lines))
-    return ["sbatch", "--wait", "--parsable", str(script)], False
+                f"--nproc-per-node={launch.processes}", *worker_argv(run_dir, launch, extra)]
+    if not launch.inside_job:
+        raise HarnessError("--launcher slurm starts workers inside SLURM jobs only; the sweep "
+                           "submits them (harness/orchestrate/slurm_sweep.py)")
+    # One task per process; a task that fails ends the step, so no rank waits forever for it.
+    return ["srun", f"--ntasks={launch.processes}", "--kill-on-bad-exit=1",
+            py, *worker_argv(run_dir, launch, extra)]

@@ -7,8 +7,10 @@ leaves the worker running as an orphan that still holds its row. A re-run then w
 (following its log) instead of archiving the live run directory under it; when the orphan has
 written its outcome and exited, the re-run turns that outcome into the record (`adoptable`).
 
-SLURM jobs run on other nodes, where an flock taken here means nothing: the sweep keeps the
-lock itself (adopting a job whose sweep died is the job id's business, not the lock's).
+SLURM jobs run on other nodes, where an flock taken here means nothing to a submitting process:
+each SLURM job takes its row's lock itself, where it runs (harness/orchestrate/job.py), and
+adopting a job whose submitting process died is the job id's business, not the lock's
+(harness/orchestrate/adopt.py).
 
 The lock file says who holds it, one line: `pid W on HOST (worker of harness pid C)`.
 `harness status` shows a held row as `running (pid W)`, and says when C is gone (an orphan)."""
@@ -18,7 +20,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from harness.store import RunDir, WorkerOutcome, write_json_atomic
@@ -88,11 +90,15 @@ def pid_alive(pid: int) -> bool:
 class Attempt:
     """RUN_DIR/attempt.json: a worker was launched and its outcome is not yet a record. Written
     before the launch, removed once the record is written: while it exists, an outcome.json
-    next to it is one no record has been made from."""
+    next to it is one no record has been made from. A SLURM job's attempt also names the job and
+    the options it ran with, so a later command can make the record of a job that ended without
+    writing it (harness/orchestrate/finalize.py)."""
     config_hash: str
     started_at: str
     t0: float                 # time.time() at the launch, for the wall time of an adopted run
     harness_pid: int
+    slurm_job: str | None = None     # the SLURM job the attempt runs in
+    options: dict | None = None      # finalize.attempt_options: what the row ran with
 
     def write(self, run: RunDir) -> None:
         write_json_atomic(run.attempt, asdict(self))
@@ -101,13 +107,14 @@ class Attempt:
     def read(cls, run: RunDir) -> "Attempt | None":
         try:
             data = json.loads(run.attempt.read_text())
-            return cls(**{k: data[k] for k in ("config_hash", "started_at", "t0", "harness_pid")})
+            return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
 
-def start_attempt(run: RunDir, config_hash: str, started_at: str) -> Attempt:
-    attempt = Attempt(config_hash, started_at, time.time(), os.getpid())
+def start_attempt(run: RunDir, config_hash: str, started_at: str, slurm_job: str | None = None,
+                  options: dict | None = None) -> Attempt:
+    attempt = Attempt(config_hash, started_at, time.time(), os.getpid(), slurm_job, options)
     attempt.write(run)
     return attempt
 

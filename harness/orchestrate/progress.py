@@ -1,6 +1,6 @@
 """Following a worker: start its process, read MMEngine's log lines as they come, and show one
 progress line per step change (at most every 5 s for long runs). `harness status` reads the same
-lines back from a run's log."""
+lines back from a run's log, and a failure's last error line from the logs of a SLURM job."""
 from __future__ import annotations
 
 import os
@@ -35,6 +35,26 @@ def last_progress(log_path: Path) -> str | None:
         p = progress_line(line)
         if p:
             return f"{p[0]} {p[1]}/{p[2]}{p[3]}"
+    return None
+
+
+# Lines that say why a run failed: the harness's own error or a Python exception (the last line
+# of a traceback); failing those, SLURM's (time limit, cancellation, a task that died).
+_ERROR = re.compile(r"^(harness: error: .*|([\w.]+\.)?\w*(Error|Exception|Interrupt)\b.*)$")
+_SLURM_ERROR = re.compile(r"^.*\b(slurmstepd|srun|sbatch): error: .*$")
+
+
+def last_error(*logs: Path) -> str | None:
+    """The last line that reads as an error in the first of `logs` that has one."""
+    for path in logs:
+        try:
+            lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+        except OSError:
+            continue
+        for pattern in (_ERROR, _SLURM_ERROR):
+            found = [line for line in lines if pattern.match(line)]
+            if found:
+                return " ".join(found[-1].split())[:300]
     return None
 
 
@@ -79,10 +99,9 @@ class LogFollower:
 
 
 def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
-                      stdout_is_log: bool = True, threads: int | None = None,
-                      lock=None) -> int:
-    """Run cmd and follow the worker's log file; return its exit code. SLURM jobs write the log
-    themselves (stdout_is_log=False): then the command's own output is appended on failure.
+                      threads: int | None = None, lock=None) -> int:
+    """Run cmd (a worker command from harness/orchestrate/launch.py) with its output appended to
+    log_path, follow that log, and return the exit code.
 
     lock: the row's lock (harness/orchestrate/locks.py), handed down to the worker process, so
     that the row stays locked while the worker lives even if this process dies
@@ -96,9 +115,8 @@ def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
     pass_fds = inherit(lock)
     log_path.touch()
     with open(log_path, "a", encoding="utf-8") as logf:
-        proc = subprocess.Popen(cmd, stdout=logf if stdout_is_log else subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=env, cwd=log_path.parent,
-                                pass_fds=pass_fds)
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=log_path.parent, pass_fds=pass_fds)
     if lock is not None and pass_fds:
         lock.hand_to(proc.pid)
     follower = LogFollower(log_path, label, log)
@@ -108,9 +126,4 @@ def launch_and_follow(cmd: list[str], log_path: Path, label: str, log=print,
         if finished:
             break
         time.sleep(0.5)
-    if not stdout_is_log and proc.stdout is not None:
-        out = proc.stdout.read().strip()
-        if proc.returncode != 0 and out:
-            with open(log_path, "a", encoding="utf-8") as logf:
-                logf.write(f"\n[harness] {cmd[0]}: {out}\n")
     return proc.returncode

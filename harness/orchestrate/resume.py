@@ -10,13 +10,16 @@ with what an earlier attempt left in the run directory.
   pointing at --force. The same config would diverge again; the checkpoints it kept are from
   before the divergence (harness/models/hooks.py, checkpoint.py), but resuming them repeats it.
 
-`resume_point` is the torch-free half that `harness status` shares."""
+`resume_point` is the torch-free half that `harness status` shares; `archive_run` moves a run
+that is started over (or forced) to results/archive/."""
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.store import BadRecord, RunDir, WorkerOutcome
+from harness.store import BadRecord, RunDir, Store, WorkerOutcome
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,22 @@ def _can_resume_from(ckpt: Path | None) -> bool:
     except Exception:  # noqa: BLE001 - whatever makes it unloadable makes it no resume point
         return False
     return {"message_hub", "state_dict"} <= set(keys)
+
+
+def archive_run(run: RunDir, store: Store, keep_slurm: bool = False) -> None:
+    """--force, or starting over an unfinished attempt, keeps the previous run (record, config,
+    logs) under results/archive/. keep_slurm: a SLURM job that starts its row over keeps its
+    own files (RunDir.slurm: its script, its id, the output SLURM is writing into)."""
+    if not run.path.exists():
+        return
+    own = run.slurm if keep_slurm and run.slurm.exists() else None
+    if own is not None and all(p == own for p in run.path.iterdir()):
+        return                              # nothing there yet but the job's own files
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    dest = store.root / "archive" / run.path.relative_to(store.root / "runs")
+    dest = dest.with_name(f"{dest.name}-{stamp}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run.path), str(dest))
+    if own is not None:   # a rename: the job's open output file moves back with it
+        run.path.mkdir(parents=True)
+        shutil.move(str(dest / own.name), str(own))

@@ -1,5 +1,7 @@
 """One row, end to end: resolve its config, resume or start over, launch the worker, and turn
-the worker's outcome into the run's record.
+the worker's outcome into the run's record. Under SLURM this runs inside the row's own job
+(harness/orchestrate/job.py), which so writes its own record; `record_attempt` makes the record
+of a job that ended without it (harness/orchestrate/finalize.py).
 
 Holds the row's lock throughout, and hands it down to the worker (ownership.py), so a second
 sweep that reaches the row waits, then finds the record; a worker that outlived its sweep is
@@ -8,8 +10,7 @@ archives the old run); what an unfinished one does is resume.py's decision."""
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import shutil
+import os
 import time
 from pathlib import Path
 
@@ -17,15 +18,16 @@ from harness.config.resolve import (config_hash, declared_deviations, harness_ke
                                      load_config, resolve_config)
 from harness.data.validate import annotation_fingerprint
 from harness.evaluation import describe, set_backend
+from harness.orchestrate.finalize import attempt_options
 from harness.orchestrate.four_step import merge_checkpoints, producer_checkpoint
 from harness.orchestrate.launch import command
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import RunOptions, now
 from harness.orchestrate.reproduction import (config_reasons, data_reasons, judge_run,
                                               weightiest_first)
-from harness.orchestrate.ownership import adoptable, end_attempt, start_attempt
+from harness.orchestrate.ownership import Attempt, adoptable, end_attempt, start_attempt
 from harness.orchestrate.progress import LogFollower, launch_and_follow
-from harness.orchestrate.resume import Decision, decide
+from harness.orchestrate.resume import Decision, archive_run, decide
 from harness.data.coco import TEST_DEV
 from harness.orchestrate.proposals import ProposalState, file_sha256
 from harness.paper.rows import Row, load_tables, paper_metrics
@@ -46,12 +48,12 @@ def run_row(row: Row, opts: RunOptions, store: Store, data_root: Path, log=print
         return _run_row_locked(row, opts, store, data_root, log, proposals, lock)
 
 
-def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
-    profile, launch = opts.profile, opts.launch
-    label = f"{row.id} [{profile.name}]"
-    run = store.run(row.id, profile.name, opts.seed)
-    resolved = resolve_config(row, profile, data_root, run.work, seed=opts.seed,
-                              pretrained=opts.pretrained, processes=launch.processes)
+def _prepare(row, opts, store, data_root, proposals):
+    """The row's run dir, resolved config (wired to its producers, --cfg-options applied),
+    config hash, annotation fingerprints and the checkpoints to merge."""
+    run = store.run(row.id, opts.profile.name, opts.seed)
+    resolved = resolve_config(row, opts.profile, data_root, run.work, seed=opts.seed,
+                              pretrained=opts.pretrained, processes=opts.launch.processes)
     cfg = resolved.cfg
     if opts.evaluator:   # before --cfg-options, which may still set a metric's backend itself
         set_backend(cfg, opts.evaluator)
@@ -59,15 +61,34 @@ def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
     if opts.cfg_options:   # the audit compares each option with the config it overrides
         resolved.before_options = copy.deepcopy(cfg)
         cfg.merge_from_dict(opts.cfg_options)
-    chash = config_hash(cfg)
-    annotations = _annotation_files(cfg)
+    return run, resolved, config_hash(cfg), _annotation_files(cfg), sources
+
+
+def record_attempt(row: Row, opts: RunOptions, store: Store, proposals: ProposalState | None,
+                   attempt: Attempt, outcome: WorkerOutcome, wall: float) -> dict | None:
+    """The record of an attempt whose worker ended with nobody left to record it (a SLURM job
+    that ended without its record): its config resolved again from its options. None when that
+    config is no longer the one the attempt ran (the row or its producers changed since)."""
+    run, resolved, chash, annotations, _ = _prepare(row, opts, store, opts.data_root, proposals)
+    if chash != attempt.config_hash:
+        return None
+    return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
+                   opts.data_root, attempt.started_at, wall, attempt.slurm_job)
+
+
+def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
+    profile, launch = opts.profile, opts.launch
+    label = f"{row.id} [{profile.name}]"
+    run, resolved, chash, annotations, sources = _prepare(row, opts, store, data_root, proposals)
+    cfg = resolved.cfg
     if not opts.force and (orphan := adoptable(run, chash)) is not None:
-        # A worker whose sweep died finished this very config: its outcome becomes the record.
+        # A worker whose sweep (or SLURM job) died finished this very config: its outcome
+        # becomes the record.
         outcome, attempt, wall = orphan
         log(f"{label}: recording the outcome ({outcome.status}) of the worker that ran on after "
             f"its harness (pid {attempt.harness_pid}) stopped")
         return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
-                       data_root, attempt.started_at, wall)
+                       data_root, attempt.started_at, wall, attempt.slurm_job)
     existing = store.get_or_bad(row.id, profile.name, opts.seed)
     if isinstance(existing, dict) and existing.get("status") == "done" and not opts.force:
         same = _same_run(existing, chash, annotations)
@@ -87,8 +108,8 @@ def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
         log(f"{label}: {decision.note}")
     resume = decision.resume
     if not resume:
-        _archive(run, store)
-        run.path.mkdir(parents=True)
+        archive_run(run, store, keep_slurm=launch.inside_job)
+        run.path.mkdir(parents=True, exist_ok=True)    # a SLURM job's own files may be there
         if sources:
             log(f"{row.id} [{profile.name}]: merging {', '.join(f'{p} of {r}' for p, r in row.merge.items())}")
             merge_checkpoints(sources, Path(cfg.load_from))
@@ -100,22 +121,23 @@ def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
     log(f"{label}: {what} ({row.name}, {launch.launcher} x{launch.processes}); log: {run.log}")
     run.outcome.unlink(missing_ok=True)
     started, t0 = now(), time.time()
-    start_attempt(run, chash, started)
-    cmd, stdout_is_log = command(run.path, launch, run.log, job_name=f"fpn-{row.id}-{profile.name}")
-    # The worker shares the row's lock (ownership.py); a SLURM job runs elsewhere: the lock
-    # stays with this process.
-    rc = launch_and_follow(cmd, run.log, label, log, stdout_is_log, opts.worker_threads,
+    job = os.environ.get("SLURM_JOB_ID") if launch.inside_job else None
+    start_attempt(run, chash, started, job, attempt_options(opts, proposals))
+    # The worker shares the row's lock (ownership.py). Inside a SLURM job the lock stays with
+    # the job's own process: SLURM ends the job's srun steps with it, so no worker outlives it.
+    rc = launch_and_follow(command(run.path, launch), run.log, label, log, opts.worker_threads,
                            lock=None if launch.launcher == "slurm" else lock)
     outcome = WorkerOutcome.read(run.outcome, rc)
     return _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals,
-                   data_root, started, time.time() - t0)
+                   data_root, started, time.time() - t0, job)
 
 
 def _finish(row, opts, store, run, resolved, chash, annotations, outcome, proposals, data_root,
-            started, wall) -> dict:
+            started, wall, slurm_job=None) -> dict:
     producers = {e.row: store.get(e.row, opts.profile.name, opts.seed) for e in row.edges}
     record = build_record(row, opts, run, resolved, chash, annotations, outcome, proposals,
                           data_root, started, wall, producers)
+    record.slurm_job = slurm_job
     store.write(record)
     end_attempt(run)
     return record.to_dict()
@@ -268,17 +290,6 @@ def _same_run(rec: dict, chash: str, annotations: dict) -> bool:
     fingerprints = {k: v["sha256_16"] for k, v in rec.get("data", {}).get("annotations", {}).items()}
     return rec.get("config", {}).get("hash") == chash and \
         fingerprints == {k: v["sha256_16"] for k, v in annotations.items()}
-
-
-def _archive(run: RunDir, store: Store) -> None:
-    """--force keeps the previous run (record, config, logs) under results/archive/."""
-    if not run.path.exists():
-        return
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dest = store.root / "archive" / run.path.relative_to(store.root / "runs")
-    dest = dest.with_name(f"{dest.name}-{stamp}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(run.path), str(dest))
 
 
 def _slim(path: Path) -> None:

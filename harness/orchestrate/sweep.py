@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.orchestrate.adopt import refuse_live
 from harness.orchestrate.locks import row_lock
 from harness.orchestrate.options import RunOptions
 from harness.orchestrate.plan import Step, plan
@@ -26,7 +27,7 @@ def _blocked(row: Row, profile: str, reason: str) -> dict:
             "reason": reason, "metrics": {}}
 
 
-def _alias(row: Row, source: dict, store: Store) -> dict:
+def alias_record(row: Row, source: dict, store: Store) -> dict:
     """A row whose run is another row's (the paper's 3(c) is 2(c)): same numbers, its own record."""
     rec = {k: v for k, v in source.items() if not k.startswith("_")}
     rec.update(row=row.id, table=row.table, row_name=row.name, same_as=source["row"],
@@ -48,7 +49,7 @@ def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: 
             prior = results.get(dep) or store.get(dep, profile, opts.seed) or {}
             return _blocked(row, profile, f"needs {dep}, which failed: {prior.get('reason') or 'it did not finish'}")
     if row.same_as:
-        return _alias(row, results[row.same_as], store)
+        return alias_record(row, results[row.same_as], store)
     proposals = None
     if row.proposals_from:
         # One dump per producer even when several consumers start at once.
@@ -59,6 +60,7 @@ def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: 
                 log(f"  proposals of {row.proposals_from}: {proposals.status} ({proposals.reason})")
                 try:   # the dump worker shares the producer's lock, as a row's worker does
                     proposals = dump(store, row.proposals_from, profile, opts.seed, data_root,
+                                     opts.launch,
                                      lambda cmd, path, label: launch_and_follow(
                                          cmd, path, label, log, threads=opts.worker_threads,
                                          lock=lock),
@@ -74,9 +76,14 @@ def _step(step: Step, opts: RunOptions, store: Store, data_root: Path, results: 
 
 
 def execute(rows: list[Row], opts: RunOptions, store: Store, data_root: Path, log=print,
-            slots: int = 1) -> list[dict]:
-    """One result per planned step (a record, or a blocked notice), with progress and ETA."""
+            slots: int = 1, detach: bool = False) -> list[dict]:
+    """One result per planned step (a record, or a blocked notice), with progress and ETA.
+    --launcher slurm hands the whole plan to SLURM (slurm_sweep.py); detach: do not wait."""
+    if opts.launch.launcher == "slurm":
+        from harness.orchestrate.slurm_sweep import run_slurm
+        return run_slurm(rows, opts, store, data_root, log, detach)
     steps = plan(rows)
+    refuse_live(store, [s.row.id for s in steps], opts.profile.name, opts.seed)
     if min(slots, len(steps)) > 1 and opts.launch.launcher == "local" and opts.worker_threads is None:
         opts = replace(opts, worker_threads=max(1, (os.cpu_count() or 1) // slots))
         log(f"running up to {slots} rows at once, {opts.worker_threads} thread(s) each "

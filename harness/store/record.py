@@ -90,6 +90,7 @@ class Record:
     environment: dict = field(default_factory=dict)       # device, num_gpus, world_size
     launcher: str | None = None
     processes: int | None = None
+    slurm_job: str | None = None                          # the SLURM job that ran it
     work_dir: str | None = None
     started_at: str | None = None
     finished_at: str | None = None

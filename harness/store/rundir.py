@@ -4,12 +4,16 @@
         record.json      the record (what reports read), written by the orchestrator
         config.py        the resolved MMDetection config the worker runs
         outcome.json     the worker's result (rank 0), read back by the orchestrator
-        attempt.json     a launched worker whose outcome is not yet a record (ownership.py)
+        attempt.json     a launched worker whose outcome is not yet a record, and what it ran
+                         with (orchestrate/ownership.py, orchestrate/finalize.py)
         worker.log       the worker's stdout/stderr (MMEngine's log lines: progress)
-        worker.sbatch    the SLURM script, for --launcher slurm
+        slurm/           --launcher slurm: the row's job and its proposal dump's job, each as
+                         <kind>.sbatch (the script), <kind>.json (job id, dependencies, whether
+                         `harness cancel` stopped it: store/job.py) and <kind>.log (the job's
+                         own output: the harness inside it, SLURM's messages)
         work/            MMEngine's work dir: checkpoints, `last_checkpoint`, vis_data
         merged.pth       Table 5 "yes": the checkpoint merged from steps 3 and 4
-        proposals/       an RPN's dumped proposals and their manifest
+        proposals/       an RPN's dumped proposals, their manifest and the dump's log
         test_dev/        Table 4: the COCO test-dev result file for the evaluation server
 """
 from __future__ import annotations
@@ -27,11 +31,18 @@ class RunDir:
     outcome = property(lambda self: self.path / "outcome.json")
     attempt = property(lambda self: self.path / "attempt.json")
     log = property(lambda self: self.path / "worker.log")
-    sbatch = property(lambda self: self.path / "worker.sbatch")
+    slurm = property(lambda self: self.path / "slurm")
+    sbatch = property(lambda self: self.slurm / "row.sbatch")
+    job = property(lambda self: self.slurm / "row.json")
+    job_log = property(lambda self: self.slurm / "row.log")
+    dump_sbatch = property(lambda self: self.slurm / "dump.sbatch")
+    dump_job = property(lambda self: self.slurm / "dump.json")
+    dump_job_log = property(lambda self: self.slurm / "dump.log")
     work = property(lambda self: self.path / "work")
     merged = property(lambda self: self.path / "merged.pth")
     proposals = property(lambda self: self.path / "proposals")
     test_dev = property(lambda self: self.path / "test_dev")
+    dump_log = property(lambda self: self.proposals / "dump.log")
 
     def last_checkpoint(self) -> Path | None:
         """The checkpoint MMEngine names in work/last_checkpoint, if that file still exists."""

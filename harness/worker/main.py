@@ -1,7 +1,7 @@
 """The process a launcher starts for one row: build MMEngine's Runner, train, test.
 
     python -m harness.worker RUN_DIR [--launcher none|pytorch|slurm]
-    python -m harness.worker RUN_DIR --dump-proposals DIR --checkpoint CKPT
+    python -m harness.worker RUN_DIR --dump-proposals DIR --checkpoint CKPT [--launcher ...]
 
 Reads RUN_DIR/config.py (resolved by the orchestrator) and writes RUN_DIR/outcome.json
 atomically (rank 0): the test metrics and environment, or a one-line failure reason. An
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         from mmengine.config import Config
 
         from harness.worker.dump import dump_in_worker
-        dump_in_worker(Config.fromfile(str(rundir.config)), args.dump_proposals, args.checkpoint)
+        dump_in_worker(Config.fromfile(str(rundir.config)), args.dump_proposals, args.checkpoint,
+                       args.launcher)
         return 0
     return run(rundir, args.launcher)
 

@@ -71,7 +71,7 @@ def test_cpu_only_mmcv_on_a_gpu_node_stops_the_worker_with_one_line_and_no_recor
     monkeypatch.setattr(dc, "run_op", cpu_only_mmcv)
     monkeypatch.setattr(Runner, "from_cfg", lambda cfg: pytest.fail("the Runner was built first"))
 
-    def launch_here(cmd, log_path, label, log=print, stdout_is_log=True, threads=None, lock=None):
+    def launch_here(cmd, log_path, label, log=print, threads=None, lock=None):
         with open(log_path, "a") as logf, contextlib.redirect_stderr(logf), contextlib.redirect_stdout(logf):
             return worker.main(cmd[cmd.index("harness.worker") + 1:])
     monkeypatch.setattr(row_module, "launch_and_follow", launch_here)

@@ -1,11 +1,13 @@
 """A single-node SLURM on loopback for the tests (Debian slurm-wlm + munge, run as root).
 
-Installs the packages if they are missing and starts munged, slurmctld and slurmd with a config
-in a temporary folder (after ../shared/notes/slurm-single-node.conf.example); `stop()` ends what
-it started. Anything that does not come up raises RuntimeError with the reason, so the test
-fails instead of skipping."""
+Checks that the packages are installed (./run_tests.sh's set-up installs them:
+tools/host_packages.sh) and starts munged, slurmctld and slurmd with a minimal single-node config
+(one partition, munge, proctrack/linuxproc, no cgroups: what a container allows) in a temporary
+folder; `stop()` ends what it started. Anything that does not come up raises RuntimeError with
+the reason, so the test fails instead of skipping."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -34,6 +36,8 @@ SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
 NodeName={host} CPUs={cpus} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
+JobCompType=jobcomp/filetxt
+JobCompLoc={d}/log/jobcomp.txt
 """
 
 
@@ -114,3 +118,19 @@ class Cluster:
             else:
                 _run("pkill", "-x", daemon)
         self.started.clear()
+
+
+@contextlib.contextmanager
+def running(folder: Path):
+    """A started cluster for a test fixture; a cluster that does not come up fails the test."""
+    import pytest
+    cluster = Cluster(folder)
+    try:
+        cluster.start()
+    except RuntimeError as exc:
+        cluster.stop()
+        pytest.fail(f"could not start a single-node SLURM: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.system.slurm_cluster import Cluster
+from tests.system.slurm_cluster import running
 
 
 
@@ -42,14 +42,8 @@ def test_torchrun_two_gloo_processes_make_one_record(tmp_path, synth_root):
 
 @pytest.fixture
 def slurm(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        cluster.start()
-    except RuntimeError as exc:
-        cluster.stop()
-        pytest.fail(f"could not start a single-node SLURM: {exc}")
-    yield cluster
-    cluster.stop()
+    with running(tmp_path_factory.mktemp("slurm")) as cluster:
+        yield cluster
 
 
 def test_slurm_job_with_two_tasks_makes_one_record(tmp_path, synth_root, slurm):
@@ -61,8 +55,10 @@ def test_slurm_job_with_two_tasks_makes_one_record(tmp_path, synth_root, slurm):
     assert rec["status"] == "done" and rec["launcher"] == "slurm"
     assert rec["environment"]["world_size"] == 2
     run_dir = tmp_path / "results" / "runs" / "table1.c" / "smoke" / "seed0"
-    script = (run_dir / "worker.sbatch").read_text()
-    assert "#SBATCH --ntasks=2" in script and "srun " in script and "--launcher slurm" in script
+    script = (run_dir / "slurm" / "row.sbatch").read_text()   # the job runs the row, its worker
+    assert "#SBATCH --ntasks=2" in script and "-m harness.orchestrate.job row table1.c" in script
+    assert rec["slurm_job"] == json.loads((run_dir / "slurm" / "row.json").read_text())["job_id"]
+    assert "(FPN, slurm x2)" in (run_dir / "slurm" / "row.log").read_text()   # srun, 2 tasks
     acct = subprocess.run(["squeue", "-h"], capture_output=True, text=True, env=slurm.env)
     assert acct.returncode == 0 and acct.stdout.strip() == ""   # the job is over, nothing queued
 
@@ -96,6 +92,13 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     _wait_for(run_dir / "worker.log", "Iter(train) [5/8]", proc=sweep)
     os.killpg(sweep.pid, signal.SIGKILL)                            # the sweep and its worker
     sweep.wait()
+    # The worker (not this process's child) lets go of its row's lock once the kill has ended
+    # it, which on a busy machine can come a moment after the sweep's end: status waits for that.
+    from harness.orchestrate.locks import is_locked
+    deadline = time.time() + 60
+    while is_locked(tmp_path / "results", "table1.a", "smoke", 0):
+        assert time.time() < deadline, "the killed worker still holds its row after 60 s"
+        time.sleep(0.5)
     first = (run_dir / "worker.log").read_text()
     assert not (run_dir / "record.json").exists()
     assert 5 <= max(_train_iterations(first)) < 8                   # killed mid-run, really
