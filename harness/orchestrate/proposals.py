@@ -91,7 +91,8 @@ def dump(store: Store, producer_id: str, profile: str, seed: int, data_root: Pat
     run = store.run(producer_id, profile, seed)
     folder = run.proposals
     folder.mkdir(parents=True, exist_ok=True)
-    cmd = command(run.path, launch, ["--dump-proposals", str(folder), "--checkpoint", ckpt])
+    cmd = command(run.path, launch, ["--dump-proposals", str(folder), "--checkpoint", ckpt,
+                                     "--data-root", str(data_root)])
     log(f"{producer_id} [{profile}]: dumping proposals (train {SPLIT_PROPOSALS['train2017']}, "
         f"val {SPLIT_PROPOSALS['val2017']} per image) from {Path(ckpt).name} "
         f"({launch.launcher} x{launch.processes})")

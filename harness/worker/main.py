@@ -1,7 +1,7 @@
 """The process a launcher starts for one row: build MMEngine's Runner, train, test.
 
     python -m harness.worker RUN_DIR [--launcher none|pytorch|slurm]
-    python -m harness.worker RUN_DIR --dump-proposals DIR --checkpoint CKPT [--launcher ...]
+    python -m harness.worker RUN_DIR --dump-proposals DIR --checkpoint CKPT [--data-root D] [--launcher ...]
 
 Reads RUN_DIR/config.py (resolved by the orchestrator) and writes RUN_DIR/outcome.json
 atomically (rank 0): the test metrics and environment, or a one-line failure reason. An
@@ -104,14 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dump-proposals", type=Path, metavar="DIR",
                     help="instead of training: dump the RPN's proposals on train and val to DIR")
     ap.add_argument("--checkpoint", help="with --dump-proposals: the RPN checkpoint")
+    ap.add_argument("--data-root", type=Path,
+                    help="with --dump-proposals: the images to dump for (default: the run's own)")
     args = ap.parse_args(argv)
     rundir = RunDir(args.run_dir)
     if args.dump_proposals:
         from mmengine.config import Config
 
+        from harness.config.resolve import apply_data_root
         from harness.worker.dump import dump_in_worker
-        dump_in_worker(Config.fromfile(str(rundir.config)), args.dump_proposals, args.checkpoint,
-                       args.launcher)
+        cfg = Config.fromfile(str(rundir.config))
+        # The producer's record is reused for any data root (the root is not in the config
+        # hash), so the dump reads the data root the consumer asks for, not the one it trained on.
+        if args.data_root is not None:
+            apply_data_root(cfg, args.data_root)
+        dump_in_worker(cfg, args.dump_proposals, args.checkpoint, args.launcher)
         return 0
     return run(rundir, args.launcher)
 

@@ -281,3 +281,29 @@ def test_changed_annotations_make_the_dump_stale_and_it_is_made_again(smoke_run)
     assert after["splits"]["val2017"]["annotations_sha256_16"] == annotation_fingerprint(ann_path) \
         != before["splits"]["val2017"]["annotations_sha256_16"]
     assert all(p.stat().st_ino != inodes[p.name] for p in folder.glob("*.pkl"))   # written anew
+
+
+def test_a_dump_for_another_data_root_reads_that_root(smoke_run, synth_root, tmp_path):
+    """The producer's record is reused on any data root (the root is not in the config hash):
+    its proposals are dumped again for the new root, over the new root's images, never over the
+    images of the root it trained on."""
+    import pickle
+    data2 = Path(shutil.copytree(synth_root, tmp_path / "synth2"))
+    ann_path = data2 / "annotations" / "instances_val2017.json"
+    ann = json.loads(ann_path.read_text())
+    gone = ann["images"].pop()                                   # one val image fewer
+    ann["annotations"] = [a for a in ann["annotations"] if a["image_id"] != gone["id"]]
+    ann_path.write_text(json.dumps(ann))
+    (data2 / "val2017" / gone["file_name"]).unlink()
+
+    proc = run_cli("run", "table2.c", "--profile", "smoke", "--data-root", str(data2),
+                   env=smoke_run["env"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "table1.c [smoke]: dumping proposals" in proc.stdout
+    assert "table1.c [smoke]: training" not in proc.stdout         # the producer's record is kept
+    folder = smoke_run["results"] / "runs" / "table1.c" / "smoke" / "seed0" / "proposals"
+    with open(folder / "val2017.pkl", "rb") as f:
+        dumped = {Path(name).name for name in pickle.load(f)}
+    assert dumped == {im["file_name"] for im in ann["images"]}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["splits"]["val2017"]["annotations"] == str(ann_path)
