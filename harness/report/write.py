@@ -3,6 +3,8 @@ reports/<name>.md, reports/<name>.pdf (with figures) and results/results.csv."""
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -118,6 +120,36 @@ def _save_png(fig, path: Path) -> None:
         fig.savefig(tmp, format="png", dpi=100)
 
 
+def _save_pngs(figures: list[FigureBlock], beside: bool):
+    """Save the markdown's PNGs; with `beside`, in a forked child while this process draws the
+    PDF: the two renderings of each figure (Agg, PDF) are the report's slowest parts and need
+    nothing from each other. The child inherits the figures (nothing is pickled). Returns a
+    function that waits for it; if the child failed, the PNGs are saved here, so that any error
+    is raised here."""
+    def here():
+        for fb in figures:
+            _save_png(fb.figure, fb.path)
+    if not (beside and figures and hasattr(os, "fork")):
+        here()
+        return lambda retry=True: None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:   # the child: save, and leave without running the parent's exit handlers
+        code = 1
+        try:
+            here()
+            code = 0
+        finally:
+            os._exit(code)
+
+    def wait(retry: bool = True):
+        _, status = os.waitpid(pid, 0)
+        if retry and os.waitstatus_to_exitcode(status) != 0:
+            here()
+    return wait
+
+
 def _usable(records: list[dict], tables: dict[str, Table]) -> tuple[list[dict], list[str]]:
     """Records of rows the registry knows; the others are reported by name and skipped."""
     good, problems = [], []
@@ -189,19 +221,23 @@ def write_report(store: Store, reports_dir: Path, name: str, *,
     if problems:
         blocks += [Heading("Skipped records", 2), Bullets(problems)]
 
-    for fb in figures:
-        _save_png(fb.figure, fb.path)
+    pngs_saved = _save_pngs(figures, beside=pdf)
+    try:
+        text = to_markdown(blocks, base=reports_dir)
+        path = reports_dir / f"{name}.md"
+        write_text_atomic(path, text)
+        pdf_path = None
+        if pdf:
+            from harness.report.pdf import write_pdf
+            pdf_path = write_pdf(blocks, reports_dir / f"{name}.pdf", f"{TITLE} ({name})")
+    except BaseException:
+        pngs_saved(retry=False)   # the first error is the one to report
+        raise
+    pngs_saved()
     keep = {fb.path.name for fb in figures}
     for old in figdir.glob("*.png") if figdir.is_dir() else []:
         if old.name not in keep:   # a plot this store no longer has
             old.unlink()
-    text = to_markdown(blocks, base=reports_dir)
-    path = reports_dir / f"{name}.md"
-    write_text_atomic(path, text)
-    pdf_path = None
-    if pdf:
-        from harness.report.pdf import write_pdf
-        pdf_path = write_pdf(blocks, reports_dir / f"{name}.pdf", f"{TITLE} ({name})")
     csv_path = store.root / "results.csv"
     write_tidy_csv(scanned, csv_path, tolerance)
     return Written(text, path, problems, pdf_path, csv_path, [fb.path for fb in figures])
