@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from mmengine.logging import MMLogger
-
 from .backends import DEFAULT_BACKEND, get_api
 from .compact import MaskRecord, mask_anns, pack_masks
 from .engine import DEFAULT_CHUNK_IMAGES, average_recall, check_images, group_by_image
