@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,13 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 900):
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
                           text=True, env=full_env, timeout=timeout, cwd=ROOT)
+
+
+def wait_until(predicate, what: str, timeout: float = 60, every: float = 0.05):
+    """The predicate's first true value, polled every `every` s; a failure after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := predicate()):
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")

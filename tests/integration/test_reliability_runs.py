@@ -28,16 +28,13 @@ import pytest
 from harness.orchestrate.locks import is_locked, lock_path
 from harness.orchestrate.ownership import read_holder
 
+from tests import conftest
 from tests.conftest import ROOT, run_cli
 
 
-def wait_until(predicate, what: str, timeout: float = 600):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := predicate()):
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_until(predicate, what: str):
+    """Training rows are slow to reach a point: a longer wait, polled less often."""
+    return conftest.wait_until(predicate, what, timeout=600, every=0.2)
 
 
 def text(path: Path, start: int = 0) -> str:

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from harness.orchestrate.status import row_state
 from harness.paper.rows import get_row
 from harness.store import Record, Status, Store, WorkerOutcome
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 
 
 def one_line_error(capsys, argv, *expected, env: dict | None = None) -> str:
@@ -56,15 +55,6 @@ def _env(values: dict):
 
 def files_under(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
-
-
-def wait_until(predicate, what: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := predicate()):
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
