@@ -170,8 +170,10 @@ def _usable(records: list[dict], tables: dict[str, Table]) -> tuple[list[dict], 
 
 
 def write_report(store: Store, reports_dir: Path, name: str, *,
-                 tolerance: float = DEFAULT_TOLERANCE, pdf: bool = True) -> Written:
-    """Markdown, PDF (+ PNG figures under reports/_figures/<name>/) and results/results.csv."""
+                 tolerance: float = DEFAULT_TOLERANCE, pdf: bool = True,
+                 figures: bool = True) -> Written:
+    """Markdown, PDF (+ PNG figures under reports/_figures/<name>/) and results/results.csv.
+    figures=False leaves the figures out (drawing them is most of the time of a report)."""
     if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
         raise HarnessError(f"tolerance must be a number >= 0 (points), got {tolerance!r}")
     reports_dir = Path(reports_dir)
@@ -186,13 +188,14 @@ def write_report(store: Store, reports_dir: Path, name: str, *,
     results = evaluate_all(tables, groups, tolerance)
 
     figdir = reports_dir / "_figures" / name   # git-ignored (/reports/_*/), one per report
-    figures: list[FigureBlock] = []
+    drawn: list[FigureBlock] = []
 
-    def figure(fig, key, caption) -> list:
+    def figure(plot, *args, key: str, caption: str) -> list:
+        fig = plot(*args) if figures else None
         if fig is None:
             return []
         fb = FigureBlock(figdir / f"{key}.png", caption, fig)
-        figures.append(fb)
+        drawn.append(fb)
         return [fb]
 
     blocks = _summary(records, groups, tables, results, tolerance, problems)
@@ -200,16 +203,17 @@ def write_report(store: Store, reports_dir: Path, name: str, *,
     blocks.append(Heading("The paper's tables", 2))
     for table in tables.values():
         blocks += table_blocks(table, groups, tolerance, others)
-        blocks += figure(plots.table_bars(table, groups), f"bars_{table.id}",
-                         f"{table.id}: published vs measured per row")
+        blocks += figure(plots.table_bars, table, groups, key=f"bars_{table.id}",
+                         caption=f"{table.id}: published vs measured per row")
     blocks.append(Heading("Plots across tables", 2))
-    blocks += figure(plots.scatter(tables, groups, tolerance), "scatter",
-                     f"every (published, measured) pair, y = x and the ±{tolerance:g} band")
+    blocks += figure(plots.scatter, tables, groups, tolerance, key="scatter",
+                     caption=f"every (published, measured) pair, y = x and the ±{tolerance:g} band")
     for table in tables.values():
-        blocks += figure(plots.sizes(table, groups), f"sizes_{table.id}",
-                         f"{table.id}: by object size, pyramid variants")
-    blocks += figure(plots.runtime(tables, groups), "runtime", "inference time per image, per row")
-    if not figures:
+        blocks += figure(plots.sizes, table, groups, key=f"sizes_{table.id}",
+                         caption=f"{table.id}: by object size, pyramid variants")
+    blocks += figure(plots.runtime, tables, groups, key="runtime",
+                     caption="inference time per image, per row")
+    if not drawn and figures:
         blocks.append(Para("No finished runs yet: nothing to plot."))
     blocks += runs_blocks(records)
     blocks += [Heading("Other reproductions: sources", 2),
@@ -221,7 +225,7 @@ def write_report(store: Store, reports_dir: Path, name: str, *,
     if problems:
         blocks += [Heading("Skipped records", 2), Bullets(problems)]
 
-    pngs_saved = _save_pngs(figures, beside=pdf)
+    pngs_saved = _save_pngs(drawn, beside=pdf)
     try:
         text = to_markdown(blocks, base=reports_dir)
         path = reports_dir / f"{name}.md"
@@ -234,10 +238,10 @@ def write_report(store: Store, reports_dir: Path, name: str, *,
         pngs_saved(retry=False)   # the first error is the one to report
         raise
     pngs_saved()
-    keep = {fb.path.name for fb in figures}
+    keep = {fb.path.name for fb in drawn}
     for old in figdir.glob("*.png") if figdir.is_dir() else []:
         if old.name not in keep:   # a plot this store no longer has
             old.unlink()
     csv_path = store.root / "results.csv"
     write_tidy_csv(scanned, csv_path, tolerance)
-    return Written(text, path, problems, pdf_path, csv_path, [fb.path for fb in figures])
+    return Written(text, path, problems, pdf_path, csv_path, [fb.path for fb in drawn])

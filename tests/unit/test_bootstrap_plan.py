@@ -29,7 +29,7 @@ def write(path: Path, text: str, mode: int = 0o644) -> Path:
 
 
 class Sandbox:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, base: Path):
         self.tmp = tmp
         self.bin = tmp / "bin"
         self.bin.mkdir()
@@ -37,18 +37,14 @@ class Sandbox:
             found = shutil.which(tool)
             assert found, f"the test needs {tool}"
             (self.bin / tool).symlink_to(found)
-        # an environment of its own (no pip, no packages: fast to make), so that only the fakes
-        # below are installed in it; packaging is what the set-up's probe needs
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "env")], check=True)
-        self.python = tmp / "env" / "bin" / "python"
+        self.env_dir = base / "env"
+        self.python = self.env_dir / "bin" / "python"
         self.site = tmp / "site"
-        import packaging
-        shutil.copytree(Path(packaging.__file__).parent, self.site / "packaging")
         self.torch("2.11.0+cu130", "13.0")  # a cluster's own torch, not the pin
         self.wheelhouse = tmp / "wheelhouse"
         self.wheelhouse.mkdir()
         self.env = {"PATH": str(self.bin), "HOME": str(tmp / "home"), "TMPDIR": str(tmp),
-                    "PYTHONPATH": str(self.site), "FPN_REPRO_PYTHON": str(self.python),
+                    "PYTHONPATH": f"{self.site}:{base / 'site'}", "FPN_REPRO_PYTHON": str(self.python),
                     "FPN_REPRO_CACHE": str(tmp / "cache"), "FPN_REPRO_WHEELHOUSE": str(self.wheelhouse)}
 
     def torch(self, version: str, cuda: str | None) -> None:
@@ -114,9 +110,21 @@ def ext_bytes(kind: str) -> bytes:
     return b"\x7fELF" + b"\0" * 64 + libs
 
 
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """What every sandbox shares, made once: an empty environment (no pip, no packages), so
+    that only each test's fakes are installed in it, and the `packaging` the set-up's probe
+    needs. No test writes to either (one checks that nothing was installed)."""
+    base = tmp_path_factory.mktemp("bootstrap-base")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base / "env")], check=True)
+    import packaging
+    shutil.copytree(Path(packaging.__file__).parent, base / "site" / "packaging")
+    return base
+
+
 @pytest.fixture
-def box(tmp_path) -> Sandbox:
-    return Sandbox(tmp_path)
+def box(tmp_path, base) -> Sandbox:
+    return Sandbox(tmp_path, base)
 
 
 def test_cpu_machine_gets_cpu_ops_and_the_cpu_wheel(box):
@@ -298,4 +306,4 @@ def test_offline_existing_env_names_a_missing_package_then_the_missing_mmcv_sour
         f"bootstrap: error: offline: {box.wheelhouse} has no mmcv-2.1.0.tar.gz and no mmcv wheel "
         f"for cp{sys.version_info[0]}{sys.version_info[1]} with cuda13 ops; add it with "
         f"tools/bootstrap.sh --wheelhouse-for {box.wheelhouse}"]
-    assert not list((box.tmp / "env").glob("lib/*/site-packages/*")), "nothing installed"
+    assert not list(box.env_dir.glob("lib/*/site-packages/*")), "nothing installed"

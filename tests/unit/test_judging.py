@@ -71,8 +71,12 @@ def full_coco(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("FPN_REPRO_CACHE", str(tmp_path / "cache"))
+def own_cache(request, tmp_path, monkeypatch):
+    """A cache of counts per test; the tests of the full-size tree share one, so that its
+    118287-image train file is counted once (about a second), not once per test."""
+    shared = "full_coco" in request.fixturenames
+    cache = request.getfixturevalue("full_coco").parent / "full_coco_counts" if shared else tmp_path / "cache"
+    monkeypatch.setenv("FPN_REPRO_CACHE", str(cache))
     monkeypatch.setattr(counts, "_MEMO", {})
 
 
@@ -117,7 +121,7 @@ def test_counts_are_cached_by_fingerprint_and_never_recounted(tmp_path, monkeypa
 def test_counting_holds_the_text_not_the_parsed_entries(tmp_path):
     """The lean parse peaks at about the file's text twice (bytes, then str), where json.load of
     the same file holds every entry as dicts (~6x the file here, several GB for COCO train)."""
-    path = write_split(tmp_path / "instances_train2017.json", 8000, 40000)
+    path = write_split(tmp_path / "instances_train2017.json", 2000, 10000)
     size = path.stat().st_size
     tracemalloc.start()
     try:
@@ -128,7 +132,7 @@ def test_counting_holds_the_text_not_the_parsed_entries(tmp_path):
         full = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (got.images, got.annotations) == (8000, 40000)
+    assert (got.images, got.annotations) == (2000, 10000)
     assert lean < 2.5 * size < full
 
 
@@ -217,7 +221,7 @@ def test_a_run_that_is_not_a_reproduction_is_shown_marked_and_never_judged(tmp_p
     # numbers that would be "within" and would make claims hold if they were judged
     store.write(paper_run("table1.c", False))
     store.write(paper_run("table1.a", False, reasons=SHORT[1:]))
-    written = write_report(store, tmp_path / "reports", "r", pdf=False)
+    written = write_report(store, tmp_path / "reports", "r", pdf=False, figures=False)
     text = written.text
     line = next(ln for ln in text.splitlines() if ln.startswith("| (c) FPN") and "paper" in ln)
     n = re.search(r"56\.3 / 56\.3 / \+0\.0 not judged \[(\d+)\]", line).group(1)
@@ -239,7 +243,7 @@ def test_at_a_glance_counts_them_apart_by_their_first_reason(tmp_path):
     store = Store(tmp_path / "results")
     for row in ("table1.a", "table1.c", "table1.d"):
         store.write(paper_run(row, False))
-    text = write_report(store, tmp_path / "reports", "r", pdf=False).text
+    text = write_report(store, tmp_path / "reports", "r", pdf=False, figures=False).text
     assert "- 3 paper-profile runs not judged: schedule changed (" in text
 
 
@@ -247,7 +251,7 @@ def test_allowed_deviations_are_judged_with_their_reasons_beside_every_verdict(t
     store = Store(tmp_path / "results")
     store.write(paper_run("table1.c", True, allow=True))
     store.write(paper_run("table1.a", True, reasons=[]))           # a reproduction
-    written = write_report(store, tmp_path / "reports", "r", pdf=False)
+    written = write_report(store, tmp_path / "reports", "r", pdf=False, figures=False)
     text = written.text
     line = next(ln for ln in text.splitlines() if ln.startswith("| (c) FPN") and "paper" in ln)
     assert "56.3 / 56.3 / +0.0 within [1]" in line
