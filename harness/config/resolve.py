@@ -277,6 +277,14 @@ def config_hash(cfg) -> str:
     # identifies it.
     for key in ("work_dir", "data_root", "load_from"):
         c.pop(key, None)
+    # Proposal files live in the store, which may move (scratch -> project space); the
+    # producer's checkpoint sha256 (harness.proposals_checkpoint_sha256) and the data identify
+    # them, so only the file's name is hashed.
+    datasets = [(c.get(k) or {}).get("dataset") for k in
+                ("train_dataloader", "val_dataloader", "test_dataloader")]
+    for holder in [*datasets, c.get("test_dev")]:
+        if holder and holder.get("proposal_file"):
+            holder.proposal_file = Path(holder.proposal_file).name
     # How a checkpoint is written is not the experiment: the atomic hook hashes as the
     # CheckpointHook it replaces, so records and resumable runs made before it stay valid.
     ckpt = (c.get("default_hooks") or {}).get("checkpoint")

@@ -113,7 +113,11 @@ def _run_row_locked(row, opts, store, data_root, log, proposals, lock) -> dict:
         if sources:
             log(f"{row.id} [{profile.name}]: merging {', '.join(f'{p} of {r}' for p, r in row.merge.items())}")
             merge_checkpoints(sources, Path(cfg.load_from))
-        write_text_atomic(run.config, cfg.pretty_text)
+    else:
+        run.name_last_checkpoint_here()
+    # Written on a resume too: the same config (the same hash), but with this store's paths
+    # (work_dir, proposal files), for a store moved since the attempt began.
+    write_text_atomic(run.config, cfg.pretty_text)
 
     _warn_if_not_judged(row, opts, resolved, annotations, label, log)
     what = ("testing the merged model" if row.merge else
@@ -271,8 +275,8 @@ def build_record(row: Row, opts: RunOptions, run: RunDir, resolved, chash: str, 
 
 def _metric_source(run: RunDir, cfg) -> str:
     """The metric and the COCO API (with version) that computed the numbers: those of the config
-    the worker ran, the run dir's. A resumed run keeps the config it started with, backend
-    included (the config hash leaves the backend out), whatever --evaluator says now."""
+    the worker ran, the run dir's (a resumed run tests with the --evaluator of the re-run: the
+    config hash leaves the backend out, and the config is written again on a resume)."""
     return describe(load_config(run.config) if run.config.is_file() else cfg)
 
 

@@ -45,12 +45,23 @@ class RunDir:
     dump_log = property(lambda self: self.proposals / "dump.log")
 
     def last_checkpoint(self) -> Path | None:
-        """The checkpoint MMEngine names in work/last_checkpoint, if that file still exists."""
+        """The checkpoint MMEngine names in work/last_checkpoint, if that file still exists.
+        The name is absolute: in a store that was moved or copied since, it still names the old
+        place, so the file of that name in this work dir comes first."""
         try:
-            path = Path((self.work / "last_checkpoint").read_text().strip())
+            named = Path((self.work / "last_checkpoint").read_text().strip())
         except OSError:
             return None
-        return path if path.exists() else None
+        return next((p for p in (self.work / named.name, named) if p.is_file()), None)
+
+    def name_last_checkpoint_here(self) -> None:
+        """Before a resume: work/last_checkpoint names this work dir's file, which is the one
+        MMEngine's resume then loads (not the old place of a moved or copied store)."""
+        ckpt = self.last_checkpoint()
+        if ckpt is not None and ckpt.parent == self.work and \
+                (self.work / "last_checkpoint").read_text().strip() != str(ckpt):
+            from harness.store.atomic import write_text_atomic
+            write_text_atomic(self.work / "last_checkpoint", str(ckpt))
 
     def checkpoint_iteration(self) -> int | None:
         """The iteration of the last checkpoint (iter_<n>.pth), if there is one."""

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.config.profiles import get_profile
-from harness.config.resolve import HARNESS_KEYS, PLUGIN_IDS, config_hash, resolve_config
+from harness.config.resolve import (HARNESS_KEYS, PLUGIN_IDS, config_hash, harness_keys,
+                                    resolve_config)
 from harness.paper.rows import get_row
 
 
@@ -46,6 +47,27 @@ def test_the_hash_ignores_where_a_run_writes_and_reads():
     a, b = resolved("table1.c"), resolved("table1.c")
     b.work_dir, b.load_from = "/elsewhere/work", "/elsewhere/ckpt.pth"
     assert config_hash(a) == config_hash(b)
+
+
+def with_proposals(store: str, sha: str = "ab"):
+    """table2.c as harness/orchestrate/row.py wires it to its RPN's proposals in `store`."""
+    cfg = resolved("table2.c")
+    folder = f"{store}/runs/table1.c/smoke/seed0/proposals"
+    cfg.train_dataloader.dataset.proposal_file = f"{folder}/train2017.pkl"
+    cfg.test_dataloader.dataset.proposal_file = f"{folder}/val2017.pkl"
+    harness_keys(cfg).proposals_checkpoint_sha256 = sha
+    return cfg
+
+
+def test_a_moved_store_keeps_the_hash_of_a_detector_on_its_proposals():
+    """Moving results/ (scratch -> project space) must not orphan the Table 2 runs: their
+    proposals are identified by the producer's checkpoint, not by where the store is."""
+    here = config_hash(with_proposals("/scratch/me/results"))
+    assert config_hash(with_proposals("/project/fpn/results")) == here
+    assert config_hash(with_proposals("/scratch/me/results", sha="cd")) != here
+    other = with_proposals("/scratch/me/results")
+    other.test_dataloader.dataset.proposal_file = "/scratch/me/results/test-dev.pkl"
+    assert config_hash(other) != here              # another split's file is another run
 
 
 @pytest.mark.parametrize("row_id", ["table1.c", "table2.c", "table6.c"])

@@ -237,7 +237,7 @@ def test_the_record_names_the_backend_of_the_config_the_worker_ran(tmp_path):
     assert _metric_source(run, cfg) == fce            # no run config yet: the resolved one
     run.path.mkdir(parents=True)
     set_backend(cfg, "pycocotools")
-    run.config.write_text(cfg.pretty_text)            # the run started with pycocotools
-    set_backend(cfg, "faster_coco_eval")              # resumed with --evaluator faster-coco-eval
+    run.config.write_text(cfg.pretty_text)            # the worker ran with pycocotools
+    set_backend(cfg, "faster_coco_eval")              # the config resolved again says otherwise
     assert _metric_source(run, cfg) == \
         f"HarnessCocoMetric (pycocotools {metadata.version('pycocotools')} COCOeval)"

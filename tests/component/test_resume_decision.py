@@ -79,3 +79,16 @@ def test_only_an_unrecorded_outcome_of_the_same_config_is_adopted(r):
     assert adoptable(r.run, "another-config") is None
     end_attempt(r.run)                                          # the record was written
     assert adoptable(r.run, r.chash) is None
+
+
+def test_a_moved_store_resumes_from_its_own_copy_of_the_checkpoint(r, tmp_path):
+    """work/last_checkpoint names the checkpoint by its absolute path; after the store moved
+    (or was copied), the re-run resumes from the file in its own work dir, and names it there
+    for MMEngine's resume."""
+    moved = Store(tmp_path.parent / (tmp_path.name + "-moved"))
+    r.store.root.rename(moved.root)
+    run = moved.run("table1.c", "smoke", 0)
+    assert run.last_checkpoint() == run.work / "iter_4.pth" and run.checkpoint_iteration() == 4
+    assert decide(run, r.chash, None).resume
+    run.name_last_checkpoint_here()
+    assert (run.work / "last_checkpoint").read_text() == str(run.work / "iter_4.pth")

@@ -102,11 +102,18 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     first = (run_dir / "worker.log").read_text()
     assert not (run_dir / "record.json").exists()
     assert 5 <= max(_train_iterations(first)) < 8                   # killed mid-run, really
-    status = run_cli("status", "table1.a", "--profile", "smoke", env=store_env(tmp_path))
+    # The store moves before the re-run (scratch -> project space): the old paths are gone, and
+    # the checkpoint, the work dir and the config hash must be found from the new place.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (tmp_path / "results").rename(moved / "results")
+    run_dir = moved / "results" / "runs" / "table1.a" / "smoke" / "seed0"
+    assert str(tmp_path / "results") in (run_dir / "work" / "last_checkpoint").read_text()
+    status = run_cli("status", "table1.a", "--profile", "smoke", env=store_env(moved))
     assert "stopped" in status.stdout and "iter_4.pth" in status.stdout
 
     proc = run_cli("run", "table1.a", "--profile", "smoke", "--data-root", str(synth_root),
-                   env=store_env(tmp_path))
+                   env=store_env(moved))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "resuming from its last checkpoint" in proc.stdout
     log = (run_dir / "worker.log").read_text()
@@ -117,7 +124,8 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     # ... and trains 5..8 only: iteration 1 ran once in all, in the first attempt
     assert _train_iterations(second) == [5, 6, 7, 8]
     assert log.count("Iter(train) [1/8]") == 1 and "Iter(train) [1/8]" not in second
-    rec = record(tmp_path, "table1.a")
+    rec = record(moved, "table1.a")
+    assert rec["work_dir"] == str(run_dir / "work")
     assert rec["status"] == "done" and rec["resumed"] is True
     assert rec["resumed_from_iteration"] == 4 and rec["iterations"] == 8
     # the LR history survives the resume (MMEngine restores it from the checkpoint)
@@ -127,7 +135,8 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     # (the harness's metric logs one line per evaluation: harness/evaluation/metrics.py)
     assert len(re.findall(r"HarnessCocoMetric \(\w+ [\d.]+\): ", log)) == 1, log[-3000:]
     assert set(rec["metrics"]) == {"AR@100", "AR@1k", "AR_s@1k", "AR_m@1k", "AR_l@1k"}
-    assert not (tmp_path / "results" / "archive").exists()           # nothing was thrown away
+    assert not (moved / "results" / "archive").exists()              # nothing was thrown away
+    assert not (tmp_path / "results").exists()                       # nothing written at the old place
 
 
 def _wait_for_output(proc: subprocess.Popen, text: str, timeout: float = 600) -> str:
