@@ -54,6 +54,21 @@ class RunDir:
             return None
         return next((p for p in (self.work / named.name, named) if p.is_file()), None)
 
+    def remove_temp_files(self) -> dict[str, int]:
+        """Temp files of atomic writes (store/atomic.py) that a killed writer left: a checkpoint's
+        can be gigabytes. Only for the holder of the row's lock, before it launches a worker:
+        nobody else writes here then."""
+        gone = {}   # name (relative to the run dir) -> bytes
+        for folder in (self.path, self.work):
+            for tmp in folder.glob(".*.tmp"):
+                try:
+                    size = tmp.stat().st_size
+                    tmp.unlink()
+                except FileNotFoundError:
+                    continue
+                gone[tmp.relative_to(self.path).as_posix()] = size
+        return gone
+
     def name_last_checkpoint_here(self) -> None:
         """Before a resume: work/last_checkpoint names this work dir's file, which is the one
         MMEngine's resume then loads (not the old place of a moved or copied store)."""

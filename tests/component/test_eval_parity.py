@@ -226,7 +226,7 @@ def test_the_record_names_the_backend_of_the_config_the_worker_ran(tmp_path):
 
     from harness.config.profiles import get_profile
     from harness.config.resolve import resolve_config
-    from harness.orchestrate.row import _metric_source
+    from harness.orchestrate.record import metric_source
     from harness.paper.rows import get_row
     from harness.store import RunDir
     run = RunDir(tmp_path / "run")
@@ -234,10 +234,10 @@ def test_the_record_names_the_backend_of_the_config_the_worker_ran(tmp_path):
                          run.work).cfg
     fce = (f"HarnessCocoMetric (faster-coco-eval {metadata.version('faster-coco-eval')} "
            "COCOeval_faster)")
-    assert _metric_source(run, cfg) == fce            # no run config yet: the resolved one
+    assert metric_source(run, cfg) == fce            # no run config yet: the resolved one
     run.path.mkdir(parents=True)
     set_backend(cfg, "pycocotools")
     run.config.write_text(cfg.pretty_text)            # the worker ran with pycocotools
     set_backend(cfg, "faster_coco_eval")              # the config resolved again says otherwise
-    assert _metric_source(run, cfg) == \
+    assert metric_source(run, cfg) == \
         f"HarnessCocoMetric (pycocotools {metadata.version('pycocotools')} COCOeval)"

@@ -1,4 +1,4 @@
-"""The record's judgement, built through harness/orchestrate/row.py build_record as a run's end
+"""The record's judgement, built through harness/orchestrate/record.py build_record as a run's end
 builds it, on planted resolved configs (no training): a run whose only change is a deviation
 its row config declares is judged; an undeclared one, or a --cfg-options change the audit
 cannot see, is a reason; full-size COCO and the published weights are what make it a
@@ -15,7 +15,7 @@ from harness.config.resolve import resolve_config
 from harness.data import counts
 from harness.orchestrate.launch import Launch
 from harness.orchestrate.options import RunOptions
-from harness.orchestrate.row import build_record
+from harness.orchestrate.record import build_record
 from harness.paper.rows import Row, load_tables
 from harness.store import RunDir, WorkerOutcome
 

@@ -109,6 +109,8 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
     (tmp_path / "results").rename(moved / "results")
     run_dir = moved / "results" / "runs" / "table1.a" / "smoke" / "seed0"
     assert str(tmp_path / "results") in (run_dir / "work" / "last_checkpoint").read_text()
+    # what a worker killed while saving its next checkpoint leaves (store/atomic.py)
+    (run_dir / "work" / ".iter_8.pth.k1ll.tmp").write_bytes(b"\0" * 4096)
     status = run_cli("status", "table1.a", "--profile", "smoke", env=store_env(moved))
     assert "stopped" in status.stdout and "iter_4.pth" in status.stdout
 
@@ -116,6 +118,8 @@ def test_sigkilled_row_resumes_from_its_checkpoint(tmp_path, synth_root):
                    env=store_env(moved))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "resuming from its last checkpoint" in proc.stdout
+    assert "removed 1 temp file(s) that a killed writer left (0.0 MiB): work/.iter_8.pth.k1ll.tmp" \
+        in proc.stdout and not (run_dir / "work" / ".iter_8.pth.k1ll.tmp").exists()
     log = (run_dir / "worker.log").read_text()
     second = log[len(first):]                                       # the second attempt's output
     # MMEngine itself says it resumed (Runner.resume), from the iteration-4 checkpoint ...

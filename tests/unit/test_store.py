@@ -92,9 +92,19 @@ def test_a_writer_killed_mid_write_leaves_the_old_record_whole(tmp_path, sig_nam
         # Ctrl-C raises KeyboardInterrupt in the writer: atomic_file removes its temp file
         assert leftovers == [], leftovers
     else:
-        # SIGKILL gives the writer no chance to clean up: its partial temp file may remain, but
-        # hidden (dot-named) beside the record, never read as one (scan above)
-        assert all(n.startswith(".record.json.") and n.endswith(".tmp") for n in leftovers), leftovers
+        # SIGKILL gives the writer no chance to clean up: its partial temp file remains, hidden
+        # (dot-named) beside the record, never read as one (scan above) ...
+        assert len(leftovers) == 1 and leftovers[0].startswith(".record.json.") and \
+            leftovers[0].endswith(".tmp"), leftovers
+        # ... until the row's next run removes it (with a checkpoint's, in work/) before it
+        # launches its worker (harness/orchestrate/row.py)
+        run = store.run("table1.c", "smoke", 0)
+        half = (path.parent / leftovers[0]).stat().st_size
+        run.work.mkdir(parents=True)
+        (run.work / ".iter_8.pth.x1.tmp").write_bytes(b"\0" * 3000)
+        (run.work / "iter_4.pth").write_bytes(b"kept")
+        assert run.remove_temp_files() == {leftovers[0]: half, "work/.iter_8.pth.x1.tmp": 3000}
+        assert sorted(p.name for p in run.path.rglob("*") if p.is_file()) == ["iter_4.pth", "record.json"]
 
 
 def test_scan_reports_corrupt_records_by_name_and_keeps_the_rest(tmp_path):
