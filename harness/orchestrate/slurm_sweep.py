@@ -87,6 +87,10 @@ class Submission:
         t = self._kept(row.id, "row")
         if t is not None and t.live:
             self.waits[row.id] = self._adopt(t)
+            for edge in row.edges:     # its live proposal dump is this sweep's too: followed
+                if edge.kind == "proposals" and edge.row not in self.dumps:
+                    if (d := self._kept(edge.row, "dump")) is not None and d.live:
+                        self.dumps[edge.row] = self._adopt(d)
             return self._notice(row, str(Status.RUNNING if t.state.state == "RUNNING"
                                          else Status.PENDING), t.describe(), t.job.job_id)
         if t is not None:

@@ -164,7 +164,8 @@ def test_cancel_stops_live_jobs_and_a_second_sweep_never_submits_them_again(tmp_
             "--launcher", "slurm", "--detach", "--slurm-args=--hold"]      # held: nothing runs
     assert run_cli(*args, env=env_of(tmp_path, cluster)).returncode == 0
     again = run_cli(*args, env=env_of(tmp_path, cluster))
-    assert again.returncode == 0 and "0 SLURM job(s) submitted, 2 adopted" in again.stdout
+    # all three: table1.c's row and proposal dump jobs, and table2.c's
+    assert again.returncode == 0 and "0 SLURM job(s) submitted, 3 adopted" in again.stdout
     rpn = job(tmp_path, "table1.c")
     proc = run_cli("cancel", "table1.c", "--profile", "smoke", env=env_of(tmp_path, cluster))
     assert proc.returncode == 0, proc.stderr
