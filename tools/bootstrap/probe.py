@@ -21,12 +21,18 @@ import sys
 import zipfile
 from pathlib import Path
 
-try:
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-except ImportError:  # every env the set-up touches has pip, which vendors packaging
-    from pip._vendor.packaging.requirements import Requirement
-    from pip._vendor.packaging.utils import canonicalize_name
+
+def _packaging():
+    """(Requirement, canonicalize_name), imported only by the commands that parse requirements:
+    `env` runs on every call of the set-up, and this import is most of its start-up."""
+    try:
+        from packaging.requirements import Requirement
+        from packaging.utils import canonicalize_name
+    except ImportError:  # every env the set-up touches has pip, which vendors packaging
+        from pip._vendor.packaging.requirements import Requirement
+        from pip._vendor.packaging.utils import canonicalize_name
+    return Requirement, canonicalize_name
+
 
 # Build tools are handled by the set-up itself (kept out of an existing env: see mmcv.sh);
 # torch and torchvision of an existing env are the env's own.
@@ -96,7 +102,8 @@ def cmd_wheel_kind(path: str) -> None:
         print(ops_kind(z.read(libs[0])) if libs else "none")
 
 
-def requirements(files: list[str]) -> list[Requirement]:
+def requirements(files: list[str]) -> list:
+    Requirement, _ = _packaging()
     out = []
     for f in files:
         for line in Path(f).read_text().splitlines():
@@ -116,6 +123,7 @@ def installed(name: str) -> str | None:
 
 
 def cmd_missing(files: list[str]) -> None:
+    _, canonicalize_name = _packaging()
     for req in requirements(files):
         name = canonicalize_name(req.name)
         if name in NOT_FOR_EXISTING_ENV or (req.marker and not req.marker.evaluate()):
@@ -134,6 +142,7 @@ SDIST = re.compile(r"^(?P<name>.+)-(?P<ver>\d[^-]*)\.(tar\.gz|zip)$")
 
 def cmd_offline_check(folder: str, specs: list[str]) -> None:
     """Names the first requirement that no file in the wheelhouse can satisfy for this Python."""
+    Requirement, canonicalize_name = _packaging()
     pytag = "cp%d%d" % sys.version_info[:2]
     have: dict[str, list[str]] = {}
     for f in (Path(folder).iterdir() if Path(folder).is_dir() else []):
