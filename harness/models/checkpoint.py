@@ -28,7 +28,7 @@ from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
 
 from harness.models.hooks import NonFiniteLossError
-from harness.store.atomic import write_text_atomic
+from harness.store.atomic import TEMP_PREFIX, TEMP_SUFFIX, write_text_atomic
 from harness.store.fs import renamed
 
 
@@ -61,7 +61,7 @@ class AtomicCheckpointHook(CheckpointHook):
         runner.message_hub.update_info("last_ckpt", self.last_ckpt)
         if not is_main_process():
             return    # runner.save_checkpoint is rank 0's alone (master_only)
-        tmp = final.with_name(f".{filename}.{os.getpid()}.tmp")
+        tmp = final.with_name(f"{TEMP_PREFIX}{filename}.{os.getpid()}{TEMP_SUFFIX}")
         try:
             runner.save_checkpoint(
                 self.out_dir, tmp.name, self.file_client_args, save_optimizer=self.save_optimizer,

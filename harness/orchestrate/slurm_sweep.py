@@ -88,9 +88,8 @@ class Submission:
         if t is not None and t.live:
             self.waits[row.id] = self._adopt(t)
             for edge in row.edges:     # its live proposal dump is this sweep's too: followed
-                if edge.kind == "proposals" and edge.row not in self.dumps:
-                    if (d := self._kept(edge.row, "dump")) is not None and d.live:
-                        self.dumps[edge.row] = self._adopt(d)
+                if edge.kind == "proposals":
+                    self._live_dump(edge.row)
             return self._notice(row, str(Status.RUNNING if t.state.state == "RUNNING"
                                          else Status.PENDING), t.describe(), t.job.job_id)
         if t is not None:
@@ -130,16 +129,22 @@ class Submission:
         return self._notice(row, str(Status.PENDING), f"written by {row.same_as}'s job {job_id}",
                             job_id)
 
+    def _live_dump(self, producer: str) -> str | None:
+        """producer's proposal dump job of this sweep: the one adopted or submitted before, or a
+        live one found now (adopted); None when there is none."""
+        if producer not in self.dumps:
+            t = self._kept(producer, "dump")
+            if t is not None and t.live:
+                self.dumps[producer] = self._adopt(t)
+        return self.dumps.get(producer)
+
     def _dump(self, producer: str) -> str | None:
         """The job that dumps producer's proposals, submitted if they will not be fresh (the
         producer runs in this sweep, or they are stale); None when they already are."""
-        if producer in self.dumps:
-            return self.dumps[producer]
-        t = self._kept(producer, "dump")
-        if t is not None and t.live:
-            self.dumps[producer] = self._adopt(t)
-        elif producer in self.waits or check(self.store, producer, self.profile, self.seed,
-                                             self.data_root, verify=False).status != "fresh":
+        if (job := self._live_dump(producer)) is not None:
+            return job
+        if producer in self.waits or check(self.store, producer, self.profile, self.seed,
+                                           self.data_root, verify=False).status != "fresh":
             from harness.paper.rows import get_row
             after = [self.waits[producer]] if producer in self.waits else []
             self.dumps[producer] = self._submit("dump", get_row(producer), after, []).job_id

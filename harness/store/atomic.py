@@ -15,6 +15,13 @@ from pathlib import Path
 from harness.store.fs import renamed
 
 
+# A temp file is hidden beside its target: `.<name>.<random>.tmp` (what a killed writer leaves;
+# store/rundir.py removes them). The checkpoint hook, harness/models/checkpoint.py, names its own
+# temp files the same way.
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
+TEMP_GLOB = f"{TEMP_PREFIX}*{TEMP_SUFFIX}"
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path):
     """Yield a temp path in path's folder; on success it replaces path (readable by all, as
@@ -22,7 +29,8 @@ def atomic_file(path: Path):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.",
+                                   suffix=TEMP_SUFFIX)
     except OSError as exc:
         raise renamed(exc, exc.filename or path) from exc
     os.close(fd)

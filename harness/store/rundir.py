@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.store.atomic import TEMP_GLOB, write_text_atomic
+
 
 @dataclass(frozen=True)
 class RunDir:
@@ -60,7 +62,7 @@ class RunDir:
         nobody else writes here then."""
         gone = {}   # name (relative to the run dir) -> bytes
         for folder in (self.path, self.work):
-            for tmp in folder.glob(".*.tmp"):
+            for tmp in folder.glob(TEMP_GLOB):
                 try:
                     size = tmp.stat().st_size
                     tmp.unlink()
@@ -73,9 +75,7 @@ class RunDir:
         """Before a resume: work/last_checkpoint names this work dir's file, which is the one
         MMEngine's resume then loads (not the old place of a moved or copied store)."""
         ckpt = self.last_checkpoint()
-        if ckpt is not None and ckpt.parent == self.work and \
-                (self.work / "last_checkpoint").read_text().strip() != str(ckpt):
-            from harness.store.atomic import write_text_atomic
+        if ckpt is not None and ckpt.parent == self.work:
             write_text_atomic(self.work / "last_checkpoint", str(ckpt))
 
     def checkpoint_iteration(self) -> int | None:
