@@ -65,9 +65,14 @@ atomic.write_json_atomic(Path(sys.argv[1]), {"row": "new", "payload": "x" * 2000
 
 def kill_mid_write(path, sig) -> subprocess.Popen:
     import os
+    import signal
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # SIGINT at its default in the writer, as in a terminal: a suite started in the background
+    # (`./run_tests.sh &`, nohup) has it ignored, the child inherits that, and Python then never
+    # turns it into KeyboardInterrupt.
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     line = proc.stdout.readline()              # blocks until the writer is half-way
     assert line.strip() == "MID-WRITE", (line, proc.stderr.read() if proc.poll() is not None else "")
     proc.send_signal(sig)
